@@ -1,0 +1,38 @@
+# orch: `make demo` (install, lab, seed play) and `make test` (install, whole suite).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install system-deps test lint demo lab-up lab-down bench clean
+
+install: system-deps $(STAMP)
+
+system-deps:
+	@bash scripts/system-deps.sh
+
+$(STAMP): setup.cfg pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	@touch $(STAMP)
+
+lint: install
+	$(BIN)/ruff check orch tests bench
+
+test: install
+	$(BIN)/ruff check orch tests bench
+	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+demo: install
+	@bash scripts/demo.sh
+
+lab-up: install
+	$(BIN)/orch lab up
+
+lab-down: install
+	$(BIN)/orch lab down
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info

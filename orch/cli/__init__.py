@@ -1,0 +1,85 @@
+"""The ``orch`` command line: parse, dispatch to a command, turn errors into one line.
+
+Each command lives in ``orch/cli/commands/<name>.py`` with ``HELP`` (one line), ``configure(parser)``
+and ``run(args, env) -> int``. Command modules import heavy libraries (asyncssh, rich, jinja2)
+inside ``run`` so ``orch --help`` stays fast. This is the only place that catches OrchError.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from orch.errors import ExitStatus, OrchError
+
+# Order is the order of ``orch --help``.
+COMMANDS = ("play", "call", "discover", "facts", "inventory", "agents", "runs", "lab")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises instead of printing usage and exiting, so errors are one line."""
+
+    def error(self, message: str):
+        raise UsageError(f"{self.prog}: {message}")
+
+
+class UsageError(Exception):
+    pass
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="orch",
+        description="Agentless fleet orchestration over plain SSH: discover hosts by class, fact "
+        "and agent, call typed actions on them in parallel, in batches, with retries, and "
+        "run plays such as a rolling upgrade behind HAProxy.",
+        epilog="Run 'orch COMMAND --help' for a command's flags. Exit codes: 0 all went well, "
+        "1 some host failed or was unreachable (or nothing matched), 2 bad input.",
+    )
+    parser.add_argument("--traceback", action="store_true", help="show the Python traceback of an error")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name in COMMANDS:
+        module = importlib.import_module(f"orch.cli.commands.{name}")
+        command_parser = sub.add_parser(
+            name, help=module.HELP, description=getattr(module, "DESCRIPTION", module.HELP),
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        command_parser.add_argument("--traceback", action="store_true", help=argparse.SUPPRESS)
+        module.configure(command_parser)
+        command_parser.set_defaults(_module=module)
+    return parser
+
+
+def main(argv: list[str] | None = None, env=None) -> int:
+    """Run one orch command and return its exit code; never raises for an expected error."""
+    from orch.cli.env import Environment
+
+    env = env or Environment()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except UsageError as error:
+        env.error(str(error))
+        return ExitStatus.BAD_INPUT
+    if not getattr(args, "command", None):
+        parser.print_help(env.stdout)
+        return ExitStatus.BAD_INPUT
+    try:
+        return int(args._module.run(args, env))
+    except OrchError as error:
+        if args.traceback:
+            raise
+        env.error(str(error))
+        return int(error.exit_status)
+    except KeyboardInterrupt:
+        env.error("interrupted")
+        return 130
+    except BrokenPipeError:
+        return ExitStatus.HOSTS_FAILED
+
+
+def entry() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

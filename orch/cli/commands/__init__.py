@@ -1,0 +1,1 @@
+"""One module per ``orch`` command: ``HELP``, ``configure(parser)``, ``run(args, env)``."""
