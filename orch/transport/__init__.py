@@ -1,0 +1,10 @@
+"""Reaching hosts over SSH: one asyncssh connection per host per run, host keys checked.
+
+Transport knows hosts and bytes, not plays: it takes a ``Target`` and ``TransportOptions`` and
+hands back a connection that starts a process. It never imports inventory, play or output.
+"""
+
+from orch.transport.options import Target, TransportOptions
+from orch.transport.pool import Connection, Pool
+
+__all__ = ["Connection", "Pool", "Target", "TransportOptions"]

@@ -1,0 +1,148 @@
+"""One SSH connection per host per run, opened on first use and kept until the run ends."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+import asyncssh
+
+from orch.errors import HostKeyRejected, Unreachable
+from orch.transport.known_hosts import KnownHosts
+from orch.transport.options import Target, TransportOptions
+
+
+class Connection:
+    """An open SSH connection to one host; starts processes on it."""
+
+    def __init__(self, target: Target, ssh: asyncssh.SSHClientConnection):
+        self.target = target
+        self._ssh = ssh
+
+    async def start_process(self, command: str) -> asyncssh.SSHClientProcess:
+        """Start ``command`` (a fixed string orch owns, never user data) with binary pipes."""
+        try:
+            return await self._ssh.create_process(command, encoding=None)
+        except (OSError, asyncssh.Error) as error:
+            raise Unreachable(f"cannot start a process: {_reason(error)}") from None
+
+    def close(self) -> None:
+        self._ssh.close()
+
+    async def wait_closed(self) -> None:
+        await self._ssh.wait_closed()
+
+
+class Pool:
+    """Opens and caches connections; ``async with Pool(options)`` closes them all at the end."""
+
+    def __init__(self, options: TransportOptions):
+        self.options = options
+        self.known_hosts = KnownHosts(options.known_hosts)
+        self._connections: dict[str, Connection] = {}
+        self._pending: dict[str, asyncio.Future] = {}
+        self._keys: dict[str, list] = {}
+
+    async def __aenter__(self) -> Pool:
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.close()
+
+    async def connect(self, target: Target) -> Connection:
+        """The run's connection to ``target``, opened on first call.
+
+        :raises HostKeyRejected: the key is unknown (strict policy) or changed; nothing was sent.
+        :raises Unreachable: refused, timed out, or authentication failed.
+        """
+        existing = self._connections.get(target.name)
+        if existing is not None:
+            return existing
+        pending = self._pending.get(target.name)
+        if pending is None:
+            pending = asyncio.ensure_future(self._open(target))
+            self._pending[target.name] = pending
+        try:
+            connection = await asyncio.shield(pending)
+        finally:
+            if pending.done():
+                self._pending.pop(target.name, None)
+        self._connections[target.name] = connection
+        return connection
+
+    def forget(self, name: str) -> None:
+        """Drop a connection that died so the next request reconnects."""
+        connection = self._connections.pop(name, None)
+        if connection is not None:
+            connection.close()
+
+    async def close(self) -> None:
+        connections = list(self._connections.values())
+        self._connections.clear()
+        for connection in connections:
+            connection.close()
+        await asyncio.gather(*(c.wait_closed() for c in connections), return_exceptions=True)
+
+    def _client_keys(self, target: Target) -> list | None:
+        if not target.key:
+            return None
+        path = os.path.expanduser(target.key)
+        if path not in self._keys:
+            try:
+                self._keys[path] = [asyncssh.read_private_key(path)]
+            except (OSError, asyncssh.KeyImportError) as error:
+                raise Unreachable(f"cannot read SSH key {path}: {_reason(error)}") from None
+        return self._keys[path]
+
+    async def _open(self, target: Target) -> Connection:
+        options = self.options
+        known = self.known_hosts
+        accept_new = options.host_key_policy == "accept-new" and not known.has_entry(
+            target.address, target.port)
+        kwargs = dict(
+            port=target.port,
+            username=target.user or None,
+            known_hosts=None if accept_new else known.trusted,
+            connect_timeout=options.connect_timeout,
+            login_timeout=options.connect_timeout,
+            keepalive_interval=options.keepalive_interval,
+            keepalive_count_max=3,
+            agent_path=None,
+            config=(),
+        )
+        keys = self._client_keys(target)
+        if keys is not None:
+            kwargs["client_keys"] = keys
+        try:
+            ssh = await asyncio.wait_for(
+                asyncssh.connect(target.address, **kwargs), options.connect_timeout + 1)
+        except asyncssh.HostKeyNotVerifiable:
+            if known.has_entry(target.address, target.port):
+                raise HostKeyRejected(
+                    f"host key for {target.address}:{target.port} does not match known_hosts "
+                    f"({known.path}): refusing to connect (possible man-in-the-middle); "
+                    f"nothing was sent") from None
+            raise HostKeyRejected(
+                f"unknown host key for {target.address}:{target.port}: not in {known.path}; "
+                f"nothing was sent (use --accept-new to trust first-seen keys)") from None
+        except asyncssh.PermissionDenied as error:
+            raise Unreachable(f"authentication failed as {target.user or 'default user'}: "
+                              f"{_reason(error)}") from None
+        except (TimeoutError, OSError, asyncssh.Error) as error:
+            raise Unreachable(_reason(error)) from None
+        if accept_new:
+            key = ssh.get_server_host_key()
+            if key is not None:
+                await known.record(target.address, target.port, key)
+        return Connection(target, ssh)
+
+
+def _reason(error: BaseException) -> str:
+    if isinstance(error, TimeoutError):
+        return "connection timed out"
+    if isinstance(error, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(error, asyncssh.Error):
+        return error.reason or type(error).__name__
+    text = str(error) or type(error).__name__
+    return text.splitlines()[0]
