@@ -1,0 +1,32 @@
+"""Renderers of the event stream. Importing this package loads neither rich nor any renderer."""
+
+from __future__ import annotations
+
+
+def make_sink(env, json: bool = False, verbose: bool = False):
+    """The sink that shows events to the user: JSON Lines, rich on a terminal, else plain text.
+
+    ``env`` is the CLI's Environment (streams and isatty flags).
+    """
+    if json:
+        from orch.output.jsonl import JsonLinesRenderer
+
+        return JsonLinesRenderer(env.stdout)
+    if env.stdout_isatty:
+        from orch.output.console import ConsoleRenderer
+
+        return ConsoleRenderer(env.stdout, verbose=verbose)
+    from orch.output.plain import PlainRenderer
+
+    return PlainRenderer(env.stdout, verbose=verbose)
+
+
+def fan_out(*sinks):
+    """One sink that hands every event to each of ``sinks`` in order (e.g. console + journal)."""
+    sinks = [sink for sink in sinks if sink is not None]
+
+    def sink(event) -> None:
+        for each in sinks:
+            each(event)
+
+    return sink

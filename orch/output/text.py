@@ -1,0 +1,74 @@
+"""The words of orch's output, shared by the plain and rich renderers (the seed's shapes)."""
+
+from __future__ import annotations
+
+from orch.output import events as ev
+
+BANNER_WIDTH = 80
+
+
+def banner(text: str) -> list[str]:
+    rule = "=" * BANNER_WIDTH
+    return ["", rule, f">>>> {text}", rule, ""]
+
+
+def step_started(event: ev.StepStarted) -> str:
+    line = f"calling {event.module}#{event.action} for {len(event.hosts)} node(s)"
+    if event.batch_size:
+        line += f" in batches of {event.batch_size}"
+    return line
+
+
+def batch_started(event: ev.BatchStarted) -> str:
+    return f"batch {event.index}/{event.count}: {', '.join(event.hosts)}"
+
+
+def host_replied(event: ev.HostReplied) -> str:
+    line = f"processing result from {event.host} [{event.status}]"
+    if event.status != "OK" and event.message:
+        line += f" {event.message}"
+    if not event.final:
+        line += f" (attempt {event.attempt}, will retry)"
+    return line
+
+
+def host_unreachable(event: ev.HostUnreachable) -> str:
+    line = f"processing result from {event.host} [Unreachable] {event.reason}"
+    if not event.final:
+        line += f" (attempt {event.attempt}, will retry)"
+    return line
+
+
+def step_done(event: ev.StepDone) -> str:
+    line = (f"done {event.module}#{event.action} [discovered={event.discovered} "
+            f"responses={event.responses} failcount={event.failcount} okcount={event.okcount} "
+            f"totaltime={event.totaltime:.2f} batch={event.batch}]")
+    if event.unreachable:
+        line += f" unreachable={event.unreachable}"
+    return line
+
+
+def summarized(event: ev.Summarized) -> list[str]:
+    lines = ["", f"{event.title}:", ""]
+    width = max((len(str(label)) for label, _ in event.lines), default=0)
+    lines += [f"   {str(label).rjust(width)}: {value}" for label, value in event.lines]
+    lines.append("")
+    return lines
+
+
+def run_done(event: ev.RunDone) -> list[str]:
+    lines: list[str] = []
+    if event.failed:
+        lines.append(f"Failed hosts ({len(event.failed)}):")
+        lines += [f"   {host}: {reason}" for host, reason in sorted(event.failed.items())]
+    if event.unreachable:
+        lines.append(f"Unreachable hosts ({len(event.unreachable)}):")
+        lines += [f"   {host}: {reason}" for host, reason in sorted(event.unreachable.items())]
+    if event.message:
+        lines.append(event.message)
+    return lines
+
+
+def is_failure(event) -> bool:
+    return (isinstance(event, ev.HostReplied) and event.status != "OK") or isinstance(
+        event, ev.HostUnreachable)
