@@ -151,6 +151,16 @@ class Summarized(Event):
 
 
 @dataclass(frozen=True)
+class RepliesGrouped(Event):
+    """Hosts whose OK replies were identical, shown once with their data."""
+
+    step: str
+    hosts: list
+    data: dict
+    at: float = field(default_factory=_now)
+
+
+@dataclass(frozen=True)
 class StepFailed(Event):
     """A play step failed and the play stops (on_fail runs next)."""
 
@@ -180,5 +190,5 @@ Sink = Callable[[Event], None]
 
 ALL_EVENTS = (
     RunStarted, Announced, Discovered, StepStarted, BatchStarted, HostStarted, HostReplied,
-    HostUnreachable, HostSkipped, StepDone, Summarized, StepFailed, Warned, RunDone,
+    HostUnreachable, HostSkipped, StepDone, Summarized, RepliesGrouped, StepFailed, Warned, RunDone,
 )

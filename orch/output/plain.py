@@ -46,6 +46,8 @@ def render(event: ev.Event, verbose: bool) -> list[str]:
         return lines
     if isinstance(event, ev.Summarized):
         return text.summarized(event)
+    if isinstance(event, ev.RepliesGrouped):
+        return text.replies_grouped(event)
     if isinstance(event, ev.StepFailed):
         return [f"step {event.step} failed: {event.reason}"]
     if isinstance(event, ev.Warned):

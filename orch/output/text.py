@@ -56,6 +56,16 @@ def summarized(event: ev.Summarized) -> list[str]:
     return lines
 
 
+def replies_grouped(event: ev.RepliesGrouped, limit: int = 6) -> list[str]:
+    hosts = event.hosts
+    label = ", ".join(hosts[:limit]) + (f", … {len(hosts) - limit} more" if len(hosts) > limit else "")
+    if len(hosts) > 1:
+        label += f" ({len(hosts)} hosts)"
+    width = max((len(str(key)) for key in event.data), default=0)
+    return [f"{label}:"] + [f"   {str(key).rjust(width)}: {value}"
+                            for key, value in event.data.items()] + [""]
+
+
 def run_done(event: ev.RunDone) -> list[str]:
     lines: list[str] = []
     if event.failed:
