@@ -1,0 +1,929 @@
+"""orch's remote runtime: the one file pushed to every host.
+
+This file is sent over SSH to each host, compressed, and run by ``python3 -I -S`` there (see
+``bootstrap.py``). It must stay readable in one sitting by an auditor who wants to know what orch
+does on their machines, so it keeps its comments, uses full names, and does nothing clever.
+
+Rules for this file:
+- Python 3.6 syntax and the standard library only: hosts have nothing but ``python3`` and sshd.
+- No work at import time: the controller imports ``validate_args`` and ``coerce_args`` from here
+  so that both sides validate a request the same way.
+- Nothing is written to disk except the audit log line of each request (and whatever an action
+  itself does). Modules arrive as source over the channel and are exec'd in memory.
+
+The request path is straight: read frame, audit, find module, policy, find action, validate,
+call, reply. ``main()`` is a checklist: resolve the state folder, read host.json, identify the
+caller, open the audit log, then serve frames until ``exit`` or end of input.
+"""
+
+import hashlib
+import ipaddress
+import json
+import os
+import re
+import signal
+import socket
+import struct
+import sys
+import time
+import traceback
+import types
+
+# --------------------------------------------------------------------------------------------
+# The wire.
+#
+# Every frame, in both directions, is a 4-byte big-endian length followed by that many bytes of
+# UTF-8 JSON holding one object whose "kind" field says what it is:
+#
+#   controller -> host
+#     {"kind": "module", "name", "hash", "source"}   a module's source; sent once per host per
+#                                                     run, before the first request needing it
+#     {"kind": "request", "reqid", "caller", "module", "action", "args", "timeout"}
+#     {"kind": "exit"}                                finish and leave
+#   host -> controller
+#     {"kind": "hello", "host", "python", "state_dir", "caller"}   once, right after start
+#     {"kind": "reply", "reqid", "status", "message", "data"}      one per request
+# --------------------------------------------------------------------------------------------
+
+#: struct format of the length prefix in front of every frame.
+FRAME_HEADER = ">I"
+#: Size in bytes of the length prefix.
+FRAME_HEADER_SIZE = struct.calcsize(FRAME_HEADER)
+#: Largest frame either side accepts (a module's source is the biggest thing sent).
+FRAME_MAX = 64 * 1024 * 1024
+
+KIND_MODULE = "module"
+KIND_REQUEST = "request"
+KIND_EXIT = "exit"
+KIND_HELLO = "hello"
+KIND_REPLY = "reply"
+
+# Reply statuses: exactly MCollective's (and go-choria's) RPC status codes.
+#: The action ran and returned its data.
+OK = "OK"
+#: The request was refused or stopped: unknown module, policy denial, no audit log,
+#: ``request.abort()``.
+ABORTED = "Aborted"
+#: The module has no such action.
+UNKNOWN_ACTION = "UnknownAction"
+#: A required input is missing.
+MISSING_DATA = "MissingData"
+#: An input has the wrong type or fails its validation.
+INVALID_DATA = "InvalidData"
+#: The action raised an exception (or timed out).
+UNKNOWN_ERROR = "UnknownError"
+
+STATUSES = (OK, ABORTED, UNKNOWN_ACTION, MISSING_DATA, INVALID_DATA, UNKNOWN_ERROR)
+
+#: What a sensitive input's value is replaced with in the audit log.
+MASK = "********"
+
+
+def encode_frame(message):
+    """Turn one JSON-able dict into the bytes of a frame (length prefix + UTF-8 JSON)."""
+    body = json.dumps(message, separators=(",", ":"), sort_keys=True).encode("utf-8")
+    return struct.pack(FRAME_HEADER, len(body)) + body
+
+
+def decode_frame_body(body):
+    """Parse the JSON body of a frame; it must be an object with a string ``kind``."""
+    message = json.loads(body.decode("utf-8"))
+    if not isinstance(message, dict) or not isinstance(message.get("kind"), str):
+        raise ValueError("a frame must be a JSON object with a 'kind'")
+    return message
+
+
+def read_frame(stream):
+    """Read one frame from a binary stream; None at a clean end of input.
+
+    A stream that ends in the middle of a frame, or announces a frame bigger than FRAME_MAX,
+    raises ValueError: the other side is gone or is not speaking this protocol.
+    """
+    header = _read_exactly(stream, FRAME_HEADER_SIZE)
+    if not header:
+        return None
+    if len(header) < FRAME_HEADER_SIZE:
+        raise ValueError("input ended inside a frame header")
+    (length,) = struct.unpack(FRAME_HEADER, header)
+    if length > FRAME_MAX:
+        raise ValueError("frame of %d bytes is larger than the limit of %d" % (length, FRAME_MAX))
+    body = _read_exactly(stream, length)
+    if len(body) < length:
+        raise ValueError("input ended inside a frame body")
+    return decode_frame_body(body)
+
+
+def write_frame(stream, message):
+    """Write one frame and flush it, so the controller sees it at once."""
+    stream.write(encode_frame(message))
+    stream.flush()
+
+
+def _read_exactly(stream, count):
+    """Read ``count`` bytes, fewer only at end of input."""
+    chunks = []
+    remaining = count
+    while remaining > 0:
+        chunk = stream.read(remaining)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(chunks)
+
+
+# --------------------------------------------------------------------------------------------
+# Input validation, shared with the controller.
+#
+# A module declares each action's inputs (see docs/INTERNALS.md "Modules"). The controller
+# checks a request against that declaration before sending it; this runtime checks it again
+# before running anything, with these same functions.
+# --------------------------------------------------------------------------------------------
+
+#: Input types a declaration may name. "array" is another name for "list".
+INPUT_TYPES = ("string", "integer", "float", "number", "boolean", "list", "hash", "array")
+
+#: Characters MCollective's shellsafe validator refuses, plus line breaks.
+SHELL_UNSAFE = ("`", "$", ";", "|", "&", ">", "<", "\n", "\r")
+
+#: Named validators; any other ``validation`` text is a regular expression.
+VALIDATORS = ("shellsafe", "ipv4address", "ipv6address")
+
+_TRUE_WORDS = ("true", "yes", "y", "1", "on")
+_FALSE_WORDS = ("false", "no", "n", "0", "off")
+
+
+class ValidationError(Exception):
+    """A request does not fit its declaration.
+
+    ``status`` is the reply status it earns (MissingData, InvalidData or UnknownAction) and
+    ``field`` the input it is about (None for the action itself). The message never contains
+    the value of a sensitive input.
+    """
+
+    def __init__(self, status, message, field=None):
+        Exception.__init__(self, message)
+        self.status = status
+        self.message = message
+        self.field = field
+
+
+def input_required(spec):
+    """Whether an input must be given: ``required: true``, or ``optional: false``."""
+    if "required" in spec:
+        return bool(spec["required"])
+    if "optional" in spec:
+        return not spec["optional"]
+    return False
+
+
+def find_action(declaration, action):
+    """The declaration of one action; UnknownAction when the module has no such action."""
+    actions = declaration.get("actions") or {}
+    if action not in actions:
+        raise ValidationError(
+            UNKNOWN_ACTION,
+            "unknown action '%s' for module '%s' (known: %s)"
+            % (action, declaration.get("name"), ", ".join(sorted(actions)) or "none"),
+        )
+    return actions[action]
+
+
+def validate_args(declaration, action, args):
+    """Check ``args`` against the declared inputs of ``action``; return them with defaults filled.
+
+    Raises ValidationError: UnknownAction for an action the module lacks, MissingData for a
+    missing required input, InvalidData for an undeclared input or a value of the wrong type,
+    too long, or failing its regular expression or named validator. A None value counts as
+    missing. Example::
+
+        validate_args(AGENT, "upgrade", {"revision": 20})   # -> {"revision": 20}
+    """
+    inputs = find_action(declaration, action).get("inputs") or {}
+    args = dict(args or {})
+    for name in sorted(args):
+        if name not in inputs:
+            raise ValidationError(
+                INVALID_DATA,
+                "unknown input '%s' for %s#%s (known: %s)"
+                % (name, declaration.get("name"), action, ", ".join(sorted(inputs)) or "none"),
+                name,
+            )
+    result = {}
+    for name in sorted(inputs):
+        spec = inputs[name]
+        value = args.get(name)
+        if value is None:
+            if input_required(spec):
+                raise ValidationError(MISSING_DATA, "missing required input '%s'" % name, name)
+            if spec.get("default") is not None:
+                result[name] = spec["default"]
+            continue
+        check_value(name, spec, value)
+        result[name] = value
+    return result
+
+
+def check_value(name, spec, value):
+    """Check one value against one input declaration; raise ValidationError(InvalidData)."""
+    kind = spec.get("type", "string")
+    if not _has_type(kind, value):
+        raise ValidationError(
+            INVALID_DATA,
+            "input '%s' must be of type %s, got %s" % (name, kind, _type_name(value)),
+            name,
+        )
+    maxlength = spec.get("maxlength") or 0
+    if maxlength and isinstance(value, (str, list, dict)) and len(value) > maxlength:
+        raise ValidationError(
+            INVALID_DATA,
+            "input '%s' is longer than its maxlength of %d" % (name, maxlength),
+            name,
+        )
+    validation = spec.get("validation")
+    if not validation:
+        return
+    # Strings are validated themselves; lists are validated item by item.
+    items = value if isinstance(value, list) else [value]
+    for item in items:
+        if not isinstance(item, str):
+            continue
+        problem = _validation_problem(validation, item)
+        if problem:
+            shown = "" if spec.get("sensitive") else " (%r)" % (item,)
+            raise ValidationError(
+                INVALID_DATA, "input '%s'%s %s" % (name, shown, problem), name
+            )
+
+
+def _has_type(kind, value):
+    """Whether ``value`` (already parsed from JSON) is of declared type ``kind``."""
+    if kind == "string":
+        return isinstance(value, str)
+    if kind == "integer":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind in ("float", "number"):
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if kind == "boolean":
+        return isinstance(value, bool)
+    if kind in ("list", "array"):
+        return isinstance(value, list)
+    if kind == "hash":
+        return isinstance(value, dict)
+    return False
+
+
+def _type_name(value):
+    """A JSON-flavoured name for a value's type, for error messages."""
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "float"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "list"
+    if isinstance(value, dict):
+        return "hash"
+    return type(value).__name__
+
+
+def _validation_problem(validation, text):
+    """What is wrong with ``text`` under a validator name or regex; None when it passes."""
+    if validation == "shellsafe":
+        for character in SHELL_UNSAFE:
+            if character in text:
+                return "is not shellsafe: it contains %r" % character
+        return None
+    if validation == "ipv4address":
+        try:
+            ipaddress.IPv4Address(text)
+        except ValueError:
+            return "is not an IPv4 address"
+        return None
+    if validation == "ipv6address":
+        try:
+            ipaddress.IPv6Address(text)
+        except ValueError:
+            return "is not an IPv6 address"
+        return None
+    if re.search(validation, text) is None:
+        return "does not match /%s/" % validation
+    return None
+
+
+def coerce_args(declaration, action, args):
+    """Convert ``k=v`` strings from a command line to the declared input types.
+
+    "20" becomes 20 for an integer, "2.5" 2.5 for a float or number, "true"/"no" a boolean,
+    "dev2,dev4" ["dev2", "dev4"] for a list (or a JSON array), JSON text a hash. Values that
+    are not strings, and inputs the action does not declare, are passed through unchanged for
+    ``validate_args`` to judge. Raises ValidationError (InvalidData, or UnknownAction).
+    """
+    inputs = find_action(declaration, action).get("inputs") or {}
+    result = {}
+    for name, value in (args or {}).items():
+        spec = inputs.get(name)
+        if spec is None or not isinstance(value, str):
+            result[name] = value
+        else:
+            result[name] = _coerce_text(name, spec, value)
+    return result
+
+
+def _coerce_text(name, spec, text):
+    """One string to the type ``spec`` declares; ValidationError when it cannot be."""
+    kind = spec.get("type", "string")
+    shown = "" if spec.get("sensitive") else " %r" % (text,)
+
+    def invalid(expected):
+        return ValidationError(
+            INVALID_DATA, "input '%s' expects %s, got%s" % (name, expected, shown or " a value"),
+            name,
+        )
+
+    if kind == "string":
+        return text
+    if kind == "integer":
+        try:
+            return int(text.strip())
+        except ValueError:
+            raise invalid("an integer") from None
+    if kind in ("float", "number"):
+        try:
+            number = float(text.strip())
+        except ValueError:
+            raise invalid("a number") from None
+        if kind == "number" and re.match(r"^\s*[-+]?\d+\s*$", text):
+            return int(text.strip())
+        return number
+    if kind == "boolean":
+        word = text.strip().lower()
+        if word in _TRUE_WORDS:
+            return True
+        if word in _FALSE_WORDS:
+            return False
+        raise invalid("true or false")
+    if kind in ("list", "array"):
+        stripped = text.strip()
+        if stripped.startswith("["):
+            try:
+                value = json.loads(stripped)
+            except ValueError:
+                raise invalid("a JSON array or comma-separated items") from None
+            if isinstance(value, list):
+                return value
+            raise invalid("a JSON array or comma-separated items") from None
+        return [item.strip() for item in stripped.split(",") if item.strip()]
+    if kind == "hash":
+        try:
+            value = json.loads(text)
+        except ValueError:
+            raise invalid("a JSON object") from None
+        if not isinstance(value, dict):
+            raise invalid("a JSON object") from None
+        return value
+    return text
+
+
+def mask_args(declaration, action, args):
+    """``args`` with every sensitive input's value replaced by MASK.
+
+    When the module or action is unknown nobody can say which inputs are sensitive, so every
+    value is masked: a typo must not leak a password into the audit log.
+    """
+    inputs = None
+    if declaration is not None:
+        action_spec = (declaration.get("actions") or {}).get(action)
+        if action_spec is not None:
+            inputs = action_spec.get("inputs") or {}
+    masked = {}
+    for name, value in (args or {}).items():
+        if inputs is None or (inputs.get(name) or {}).get("sensitive"):
+            masked[name] = MASK
+        else:
+            masked[name] = value
+    return masked
+
+
+# --------------------------------------------------------------------------------------------
+# The host: its state folder, host.json, the caller, the audit log and the policy.
+# --------------------------------------------------------------------------------------------
+
+def resolve_state_dir(environ):
+    """Where this host keeps host.json, audit.log, policy/ and callers.
+
+    ``$ORCH_STATE_DIR`` if set; else, in the lab, ``$ORCH_LAB_DIR/addr/<address>`` where
+    <address> is the local address the SSH connection arrived on (the third field of
+    ``$SSH_CONNECTION``), so one sshd can serve many lab hosts; else ``~/.orch``.
+    """
+    if environ.get("ORCH_STATE_DIR"):
+        return environ["ORCH_STATE_DIR"]
+    lab_dir = environ.get("ORCH_LAB_DIR")
+    connection = (environ.get("SSH_CONNECTION") or "").split()
+    if lab_dir and len(connection) >= 3:
+        return os.path.join(lab_dir, "addr", connection[2])
+    return _default_state_dir(environ)
+
+
+def _default_state_dir(environ):
+    """``~/.orch`` of the login user."""
+    home = environ.get("HOME") or os.path.expanduser("~")
+    return os.path.join(home, ".orch")
+
+
+class Host(object):
+    """What an action may know about the host it runs on (``request.host``)."""
+
+    def __init__(self, name, state_dir, facts, classes, agents, config):
+        #: The host's name in the inventory (host.json "name"), else its hostname.
+        self.name = name
+        #: The state folder (see resolve_state_dir); modules keep their files under it.
+        self.state_dir = state_dir
+        #: Facts from host.json (nested dicts allowed).
+        self.facts = facts
+        #: Classes from host.json.
+        self.classes = classes
+        #: Modules this host offers, from host.json.
+        self.agents = agents
+        self._config = config
+
+    def config(self, module):
+        """Per-module settings from host.json's "config" (e.g. haproxy's socket); {} if none."""
+        return dict(self._config.get(module) or {})
+
+    def fact(self, dotted_key, default=None):
+        """A fact by dotted key (``os.family``); ``default`` when it is missing."""
+        return lookup_dotted(self.facts, dotted_key, default)
+
+
+def lookup_dotted(facts, dotted_key, default=None):
+    """Walk nested dicts with a dotted key; an exact key with dots in it wins."""
+    if dotted_key in facts:
+        return facts[dotted_key]
+    value = facts
+    for part in dotted_key.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return default
+        value = value[part]
+    return value
+
+
+def read_host(state_dir):
+    """Read ``<state>/host.json``; a missing file gives a host with no facts, named after the
+    machine. A broken file is an error: facts and policy would silently be wrong."""
+    path = os.path.join(state_dir, "host.json")
+    data = {}
+    if os.path.exists(path):
+        with open(path, "r") as handle:
+            data = json.load(handle)
+        if not isinstance(data, dict):
+            raise ValueError("%s must hold a JSON object" % path)
+    return Host(
+        name=data.get("name") or socket.gethostname(),
+        state_dir=state_dir,
+        facts=data.get("facts") or {},
+        classes=list(data.get("classes") or []),
+        agents=list(data.get("agents") or []),
+        config=data.get("config") or {},
+    )
+
+
+def identify_caller(environ, state_dir):
+    """Who is calling, as far as this host can verify it.
+
+    sshd's ExposeAuthInfo writes the key that logged in to the file ``$SSH_USER_AUTH``
+    (``publickey ssh-ed25519 AAAA...``). If ``<state>/callers`` maps that key to an operator
+    name (lines ``<key-type> <base64-key> <name>``), that name is the caller; otherwise it is
+    the login user's name.
+    """
+    keys = _logged_in_keys(environ.get("SSH_USER_AUTH"))
+    if keys:
+        names = _read_callers(os.path.join(state_dir, "callers"))
+        for key in keys:
+            if key in names:
+                return names[key]
+    return _login_user(environ)
+
+
+def _logged_in_keys(auth_info_path):
+    """(type, base64) of each public key named in the ExposeAuthInfo file."""
+    keys = []
+    if not auth_info_path:
+        return keys
+    try:
+        with open(auth_info_path, "r") as handle:
+            lines = handle.read().splitlines()
+    except (IOError, OSError):
+        return keys
+    for line in lines:
+        fields = line.split()
+        if len(fields) >= 3 and fields[0] == "publickey":
+            keys.append((fields[1], fields[2]))
+    return keys
+
+
+def _read_callers(path):
+    """{(type, base64): operator name} from the callers file; {} when there is none."""
+    names = {}
+    try:
+        with open(path, "r") as handle:
+            lines = handle.read().splitlines()
+    except (IOError, OSError):
+        return names
+    for line in lines:
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        fields = line.split(None, 2)
+        if len(fields) == 3:
+            names[(fields[0], fields[1])] = fields[2].strip()
+    return names
+
+
+def _login_user(environ):
+    """The name of the user this process runs as."""
+    try:
+        import pwd
+        return pwd.getpwuid(os.getuid()).pw_name
+    except (ImportError, KeyError):
+        return environ.get("USER") or environ.get("LOGNAME") or str(os.getuid())
+
+
+class AuditLog(object):
+    """``<state>/audit.log``: one line per request, written before anything else happens.
+
+    The file is opened at start and reopened on the next request if that failed, so a fixed
+    permission problem heals without restarting. ``write`` raises OSError/IOError when the line
+    cannot be written; the caller then refuses the request.
+    """
+
+    def __init__(self, path):
+        self.path = path
+        self.handle = None
+        self.error = None
+
+    def open(self):
+        """Open for appending; remember the error instead of raising it."""
+        try:
+            self.handle = open(self.path, "a")
+            self.error = None
+        except (IOError, OSError) as error:
+            self.handle = None
+            self.error = error
+
+    def write(self, line):
+        """Append one line and flush it to the operating system."""
+        if self.handle is None:
+            self.open()
+        if self.handle is None:
+            raise self.error
+        self.handle.write(line + "\n")
+        self.handle.flush()
+
+
+_SAFE_FIELD = re.compile(r"^[A-Za-z0-9_.@=:+/-]+$")
+
+
+def _audit_field(value):
+    """A value for the audit line that cannot break it: plain words as-is, anything else as
+    a JSON string (so a newline in a module name cannot forge a second line)."""
+    text = value if isinstance(value, str) else json.dumps(value)
+    if _SAFE_FIELD.match(text):
+        return text
+    return json.dumps(text)
+
+
+def audit_line(reqid, reqtime, caller, module, action, masked_args):
+    """The DESIGN §6 line, e.g.
+    ``reqid=0f..: reqtime=1700000000 caller=rip agent=appmgr action=upgrade data={"revision":20}``
+    """
+    return "reqid=%s: reqtime=%d caller=%s agent=%s action=%s data=%s" % (
+        _audit_field(reqid), reqtime, _audit_field(caller), _audit_field(module),
+        _audit_field(action), json.dumps(masked_args, sort_keys=True, separators=(",", ":")),
+    )
+
+
+def check_policy(state_dir, module, action, caller, host):
+    """Apply ``<state>/policy/<module>.policy`` (MCollective actionpolicy); None if allowed,
+    else the reason for refusing.
+
+    Format: ``policy default allow|deny``, then lines of TAB-separated fields
+    ``allow|deny <callers> <actions> <facts> <classes>`` where each field is ``*`` or a
+    space-separated list (callers and actions: any may match; facts ``key=value``, value may be
+    /regex/, and classes: all must match). The first matching line wins, else the default
+    (deny when the file says none). No file: everything is allowed. A line that cannot be read
+    denies the request, naming the line, rather than guessing.
+    """
+    path = os.path.join(state_dir, "policy", module + ".policy")
+    try:
+        with open(path, "r") as handle:
+            lines = handle.read().splitlines()
+    except (IOError, OSError) as error:
+        if not os.path.exists(path):
+            return None
+        return "cannot read policy %s: %s" % (path, error)
+    default = "deny"
+    for number, line in enumerate(lines, 1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        words = stripped.split()
+        if words[0] == "policy":
+            if len(words) == 3 and words[1] == "default" and words[2] in ("allow", "deny"):
+                default = words[2]
+                continue
+            return "policy %s line %d: expected 'policy default allow|deny'" % (path, number)
+        fields = [field.strip() for field in re.split(r"\t+", stripped)]
+        if fields[0] not in ("allow", "deny") or len(fields) not in (4, 5):
+            return ("policy %s line %d: expected TAB-separated "
+                    "'allow|deny callers actions facts classes'" % (path, number))
+        if len(fields) == 4:
+            fields.append("*")
+        verdict, callers, actions, facts, classes = fields
+        if (_any_word(callers, caller) and _any_word(actions, action)
+                and _facts_match(facts, host) and _classes_match(classes, host)):
+            if verdict == "allow":
+                return None
+            return "denied by policy %s line %d" % (path, number)
+    if default == "allow":
+        return None
+    return "denied by policy %s (default deny)" % path
+
+
+def _any_word(field, value):
+    return field == "*" or value in field.split()
+
+
+def _facts_match(field, host):
+    if field == "*":
+        return True
+    for word in field.split():
+        key, separator, expected = word.partition("=")
+        if not separator:
+            return False
+        actual = host.fact(key)
+        if actual is None:
+            return False
+        if not _value_matches(expected, actual):
+            return False
+    return True
+
+
+def _classes_match(field, host):
+    if field == "*":
+        return True
+    for word in field.split():
+        if not any(_value_matches(word, name) for name in host.classes):
+            return False
+    return True
+
+
+def _value_matches(expected, actual):
+    """``/regex/`` searches, anything else compares as text."""
+    text = actual if isinstance(actual, str) else json.dumps(actual)
+    if len(expected) >= 2 and expected.startswith("/") and expected.endswith("/"):
+        return re.search(expected[1:-1], text) is not None
+    return expected == text
+
+
+# --------------------------------------------------------------------------------------------
+# Modules and requests.
+# --------------------------------------------------------------------------------------------
+
+class Abort(Exception):
+    """Raised by ``request.abort(message)``: the reply is Aborted with that message."""
+
+
+class ActionTimeout(Exception):
+    """Raised inside an action that ran past its timeout."""
+
+
+class Request(object):
+    """What an action receives: the validated arguments and the host it runs on."""
+
+    def __init__(self, reqid, caller, module, action, args, host):
+        #: The request id (32 hex), also in the audit line.
+        self.reqid = reqid
+        #: The verified caller identity (see identify_caller).
+        self.caller = caller
+        #: Module and action names.
+        self.module = module
+        self.action = action
+        #: Validated arguments, defaults filled.
+        self.args = args
+        #: The Host this runs on.
+        self.host = host
+
+    @property
+    def config(self):
+        """This module's settings from host.json (same as ``request.host.config(module)``)."""
+        return self.host.config(self.module)
+
+    def abort(self, message):
+        """Stop the action now; the reply's status is Aborted with ``message``."""
+        raise Abort(message)
+
+
+def load_module(name, source):
+    """Exec a module's source into a fresh module object, in memory (no file is written)."""
+    module = types.ModuleType("orch_module_" + name)
+    module.__file__ = "modules/%s.py" % name
+    code = compile(source, module.__file__, "exec")
+    exec(code, module.__dict__)
+    declaration = getattr(module, "AGENT", None)
+    if not isinstance(declaration, dict):
+        raise ValueError("module %s declares no AGENT dict" % name)
+    return module
+
+
+def source_hash(source):
+    """sha256 hex of a module's source, the key modules are cached by on both sides."""
+    if not isinstance(source, bytes):
+        source = source.encode("utf-8")
+    return hashlib.sha256(source).hexdigest()
+
+
+def _reply(reqid, status, message, data=None):
+    return {"kind": KIND_REPLY, "reqid": reqid, "status": status, "message": message,
+            "data": data if data is not None else {}}
+
+
+class Runtime(object):
+    """The serving loop's state: the host, caller, audit log and the modules received."""
+
+    def __init__(self, state_dir, host, caller, audit):
+        self.state_dir = state_dir
+        self.host = host
+        self.caller = caller
+        self.audit = audit
+        #: hash -> module object, for the life of the process.
+        self.modules_by_hash = {}
+        #: name -> hash of the module most recently sent under that name.
+        self.module_hashes = {}
+        #: name -> why the module sent under that name could not be loaded.
+        self.module_errors = {}
+
+    def receive_module(self, message):
+        """Load a module frame, unless a module with that hash is already loaded."""
+        name = str(message.get("name"))
+        source = message.get("source") or ""
+        digest = source_hash(source)
+        if message.get("hash") and message["hash"] != digest:
+            self.module_errors[name] = "source of module %s does not match its hash" % name
+            self.module_hashes.pop(name, None)
+            return
+        if digest not in self.modules_by_hash:
+            try:
+                self.modules_by_hash[digest] = load_module(name, source)
+            except Exception as error:  # a broken module must not stop the runtime
+                self.module_errors[name] = "module %s failed to load: %s: %s" % (
+                    name, type(error).__name__, error)
+                self.module_hashes.pop(name, None)
+                return
+        self.module_hashes[name] = digest
+        self.module_errors.pop(name, None)
+
+    def handle_request(self, message):
+        """The request path: audit, find module, policy, find action, validate, call, reply."""
+        reqid = str(message.get("reqid") or "")
+        module_name = str(message.get("module") or "")
+        action_name = str(message.get("action") or "")
+        args = message.get("args") or {}
+        module = self.modules_by_hash.get(self.module_hashes.get(module_name, ""))
+        declaration = getattr(module, "AGENT", None)
+
+        # 1. Audit, before anything else; no audit line, no action.
+        masked = mask_args(declaration, action_name, args if isinstance(args, dict) else {})
+        line = audit_line(reqid, int(time.time()), self.caller, module_name, action_name, masked)
+        try:
+            self.audit.write(line)
+        except (IOError, OSError) as error:
+            return _reply(reqid, ABORTED, "cannot write audit log %s: %s" % (
+                self.audit.path, getattr(error, "strerror", None) or error))
+
+        if not re.match(r"^[0-9a-f]{32}$", reqid):
+            return _reply(reqid, INVALID_DATA, "reqid must be 32 lowercase hex digits")
+        if not isinstance(args, dict):
+            return _reply(reqid, INVALID_DATA, "args must be a JSON object")
+
+        # 2. The module must have been sent (and loaded) before the request.
+        if module is None:
+            reason = self.module_errors.get(module_name) or "unknown module '%s'" % module_name
+            return _reply(reqid, ABORTED, reason)
+
+        # 3. Authorization: the host's actionpolicy for this module.
+        denied = check_policy(self.state_dir, module_name, action_name, self.caller, self.host)
+        if denied:
+            return _reply(reqid, ABORTED, denied)
+
+        # 4. The action exists and the arguments fit its declaration.
+        try:
+            valid_args = validate_args(declaration, action_name, args)
+        except ValidationError as error:
+            return _reply(reqid, error.status, error.message)
+        function = getattr(module, action_name, None)
+        if not callable(function):
+            return _reply(reqid, UNKNOWN_ACTION, "module '%s' has no function for action '%s'"
+                          % (module_name, action_name))
+
+        # 5. Run it, bounded by the request's timeout (else the module's).
+        request = Request(reqid, self.caller, module_name, action_name, valid_args, self.host)
+        timeout = message.get("timeout") or declaration.get("timeout") or 0
+        try:
+            data = _call_with_timeout(function, request, timeout)
+        except Abort as error:
+            return _reply(reqid, ABORTED, str(error) or "aborted")
+        except ActionTimeout:
+            return _reply(reqid, UNKNOWN_ERROR, "action timed out after %gs" % timeout)
+        except Exception as error:
+            traceback.print_exc(file=sys.stderr)
+            return _reply(reqid, UNKNOWN_ERROR, str(error) or type(error).__name__)
+
+        # 6. Reply: the action's data over the declared outputs' defaults.
+        if data is None:
+            data = {}
+        if not isinstance(data, dict):
+            return _reply(reqid, UNKNOWN_ERROR, "action %s#%s returned %s, not a dict"
+                          % (module_name, action_name, type(data).__name__))
+        outputs = find_action(declaration, action_name).get("outputs") or {}
+        full = dict((name, (spec or {}).get("default")) for name, spec in outputs.items())
+        full.update(data)
+        return _reply(reqid, OK, "OK", full)
+
+
+def _call_with_timeout(function, request, timeout):
+    """Call ``function(request)``; raise ActionTimeout inside it after ``timeout`` seconds."""
+    if not timeout or timeout <= 0:
+        return function(request)
+
+    def on_alarm(signum, frame):
+        raise ActionTimeout()
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, float(timeout))
+    try:
+        return function(request)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def serve(runtime, input_stream, output_stream):
+    """Answer frames one at a time until an ``exit`` frame or the end of input."""
+    while True:
+        message = read_frame(input_stream)
+        if message is None or message["kind"] == KIND_EXIT:
+            return
+        if message["kind"] == KIND_MODULE:
+            runtime.receive_module(message)
+        elif message["kind"] == KIND_REQUEST:
+            reply = runtime.handle_request(message)
+            try:
+                write_frame(output_stream, reply)
+            except (TypeError, ValueError) as error:  # data the action returned is not JSON
+                write_frame(output_stream, _reply(
+                    reply["reqid"], UNKNOWN_ERROR, "reply data is not JSON: %s" % error))
+        else:
+            sys.stderr.write("orch runtime: ignoring a frame of kind %r\n" % message["kind"])
+
+
+def _take_protocol_streams():
+    """Keep stdin and stdout for frames, and give actions /dev/null and stderr instead.
+
+    A module that prints, or a command it runs that reads its input, would otherwise corrupt
+    the frame stream. The bootstrap reads with os.read, so nothing is left in a buffer.
+    """
+    input_fd = os.dup(0)
+    output_fd = os.dup(1)
+    null_fd = os.open(os.devnull, os.O_RDWR)
+    os.dup2(null_fd, 0)
+    os.dup2(2, 1)
+    os.close(null_fd)
+    return os.fdopen(input_fd, "rb"), os.fdopen(output_fd, "wb")
+
+
+def main(environ=None):
+    """Run the runtime: the checklist, then serve until the controller says exit."""
+    environ = os.environ if environ is None else environ
+    input_stream, output_stream = _take_protocol_streams()
+
+    # 1. Where this host keeps its state (a real host's default folder is made on first use).
+    state_dir = resolve_state_dir(environ)
+    if state_dir == _default_state_dir(environ) and not os.path.exists(state_dir):
+        os.makedirs(state_dir, 0o700)
+    # 2. Who this host is: host.json.
+    host = read_host(state_dir)
+    # 3. Who is calling: the SSH key that logged in, mapped to an operator name.
+    caller = identify_caller(environ, state_dir)
+    # 4. The audit log (requests are refused while it cannot be written).
+    audit = AuditLog(os.path.join(state_dir, "audit.log"))
+    audit.open()
+    # 5. Say hello, then serve.
+    write_frame(output_stream, {
+        "kind": KIND_HELLO, "host": host.name, "state_dir": state_dir, "caller": caller,
+        "python": "%d.%d.%d" % tuple(sys.version_info[:3]),
+    })
+    serve(Runtime(state_dir, host, caller, audit), input_stream, output_stream)
