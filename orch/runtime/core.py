@@ -233,6 +233,9 @@ def check_value(name, spec, value):
             "input '%s' must be of type %s, got %s" % (name, kind, _type_name(value)),
             name,
         )
+    # Numbers are measured and validated as the text they would be typed as ("20").
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        value = str(value)
     maxlength = spec.get("maxlength") or 0
     if maxlength and isinstance(value, (str, list, dict)) and len(value) > maxlength:
         raise ValidationError(
