@@ -37,7 +37,7 @@ AGENT = {
                 "server": {
                     "type": "list", "required": True, "prompt": "Servers",
                     "description": "Server names in the backend (a list, or a comma string)",
-                    "validation": "^[a-zA-Z0-9_.,-]+\\Z", "maxlength": 4096,
+                    "validation": "^[a-zA-Z0-9_.-]+\\Z", "maxlength": 1000,
                 },
                 "drain": {
                     "type": "boolean", "required": False, "default": False,
@@ -67,7 +67,7 @@ AGENT = {
                 "server": {
                     "type": "list", "required": True, "prompt": "Servers",
                     "description": "Server names in the backend (a list, or a comma string)",
-                    "validation": "^[a-zA-Z0-9_.,-]+\\Z", "maxlength": 4096,
+                    "validation": "^[a-zA-Z0-9_.-]+\\Z", "maxlength": 1000,
                 },
             },
             "outputs": {

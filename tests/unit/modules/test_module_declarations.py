@@ -1,0 +1,114 @@
+"""The four fleet modules as the runtime sees them: Python 3.6, stdlib only, declarations that
+the shared validator (orch/runtime/core.py) enforces on command-line shaped input."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+
+import pytest
+from conftest import MODULES, load_module
+
+from orch.runtime import core
+
+FLEET = ["haproxy", "appmgr", "nrpe", "angelianotify"]
+
+
+@pytest.mark.parametrize("name", FLEET)
+def test_python36_and_stdlib_only(name):
+    tree = ast.parse((MODULES / f"{name}.py").read_text(), feature_version=(3, 6))
+    imported = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            imported |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            assert node.level == 0
+            imported.add(node.module.split(".")[0])
+    assert imported <= set(sys.stdlib_module_names), imported - set(sys.stdlib_module_names)
+    assert "__future__" not in imported
+
+
+@pytest.mark.parametrize("name", FLEET)
+def test_declaration_is_complete(name):
+    module = load_module(name)
+    agent = module["AGENT"]
+    assert agent["name"] == name and agent["version"] and agent["description"]
+    assert 0 < agent["timeout"] <= 120
+    for action, spec in agent["actions"].items():
+        assert callable(module[action]), action
+        assert spec["description"]
+        for input_name, input_spec in spec["inputs"].items():
+            assert input_spec["type"] in core.INPUT_TYPES
+            if input_spec["type"] != "boolean":
+                assert input_spec.get("validation"), f"{action}.{input_name} has no validation"
+                assert input_spec.get("maxlength"), f"{action}.{input_name} has no maxlength"
+        for aggregate in spec.get("aggregate", []):
+            assert aggregate["function"] in {"summary", "sum", "average", "min", "max",
+                                             "boolean_summary"}
+            assert set(aggregate["args"]) <= set(spec["outputs"]), aggregate
+
+
+def test_modules_load_in_the_remote_interpreter():
+    """The hosts run /usr/bin/python3 -I -S: each module must import there with nothing else."""
+    script = ("import sys\nfor path in sys.argv[1:]:\n"
+              "    namespace = {'__name__': 'm'}\n"
+              "    exec(compile(open(path).read(), path, 'exec'), namespace)\n"
+              "    assert namespace['AGENT']['actions']\n")
+    paths = [str(MODULES / f"{name}.py") for name in FLEET]
+    done = subprocess.run(["/usr/bin/python3", "-I", "-S", "-c", script, *paths],
+                          capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+
+
+GOOD = [
+    ("haproxy", "disable", {"backend": "app", "server": "dev2,dev4"},
+     {"backend": "app", "server": ["dev2", "dev4"], "drain": False}),
+    ("haproxy", "disable", {"backend": "app", "server": "dev2", "drain": "yes"},
+     {"backend": "app", "server": ["dev2"], "drain": True}),
+    ("haproxy", "status", {"backend": "app"}, {"backend": "app"}),
+    ("appmgr", "upgrade", {"revision": "20"}, {"revision": 20}),
+    ("nrpe", "runcommand", {"command": "check_load"}, {"command": "check_load"}),
+    ("angelianotify", "sendmsg",
+     {"recipient": "rip", "message": "rip updated 4 node cluster bravo to revision 20"},
+     {"recipient": "rip", "message": "rip updated 4 node cluster bravo to revision 20",
+      "subject": ""}),
+]
+
+
+@pytest.mark.parametrize("module, action, given, expected", GOOD)
+def test_command_line_input_accepted(module, action, given, expected):
+    agent = load_module(module)["AGENT"]
+    assert core.validate_args(agent, action, core.coerce_args(agent, action, given)) == expected
+
+
+BAD = [
+    ("haproxy", "disable", {"backend": "app;show info", "server": "dev2"}, "backend"),
+    ("haproxy", "disable", {"backend": "app\n", "server": "dev2"}, "backend"),
+    ("haproxy", "enable", {"backend": "app", "server": "dev2,dev4;shutdown"}, "server"),
+    ("haproxy", "enable", {"backend": "app", "server": "dev2,$(id)"}, "server"),
+    ("haproxy", "status", {"backend": "a b"}, "backend"),
+    ("appmgr", "upgrade", {"revision": "twenty"}, "revision"),
+    ("appmgr", "upgrade", {"revision": "-3"}, "revision"),
+    ("appmgr", "upgrade", {"revision": "20; reboot"}, "revision"),
+    ("nrpe", "runcommand", {"command": "check_load; rm -rf /"}, "command"),
+    ("nrpe", "runcommand", {"command": "`id`"}, "command"),
+    ("angelianotify", "sendmsg", {"recipient": "rip|mail", "message": "x"}, "recipient"),
+    ("angelianotify", "sendmsg", {"recipient": "rip", "message": "x\x00y"}, "message"),
+]
+
+
+@pytest.mark.parametrize("module, action, given, field", BAD)
+def test_bad_input_is_invalid_data_naming_the_field(module, action, given, field):
+    agent = load_module(module)["AGENT"]
+    with pytest.raises(core.ValidationError) as error:
+        core.validate_args(agent, action, core.coerce_args(agent, action, given))
+    assert error.value.status == core.INVALID_DATA and error.value.field == field
+    assert f"'{field}'" in error.value.message
+
+
+def test_missing_required_input_is_missing_data():
+    agent = load_module("appmgr")["AGENT"]
+    with pytest.raises(core.ValidationError) as error:
+        core.validate_args(agent, "upgrade", {})
+    assert error.value.status == core.MISSING_DATA
