@@ -1,0 +1,124 @@
+"""Host patterns as Ansible reads them: ``host:port``, ``[v6]:port`` and ranges ``web[01:20]``.
+
+A port of ``ansible.parsing.utils.addresses.parse_address`` and
+``ansible.plugins.inventory.expand_hostname_range`` (ansible-core 2.19), kept rule for rule so
+that the same inventory line yields the same host names, ports and errors as in Ansible.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+
+_NUMERIC_RANGE = r"\[(?:[0-9]+:[0-9]+)(?::[0-9]+)?\]"
+_HEX_RANGE = r"\[(?:[0-9a-f]+:[0-9a-f]+)(?::[0-9]+)?\]"
+_ALNUM_RANGE = r"\[(?:[a-z]:[a-z]|[0-9]+:[0-9]+)(?::[0-9]+)?\]"
+_V6 = rf"(?:[0-9a-f]{{1,4}}|{_HEX_RANGE})"
+_V4 = rf"(?:[01]?[0-9]{{1,2}}|2[0-4][0-9]|25[0-5]|{_NUMERIC_RANGE})"
+_LABEL = rf"(?:[\w]|{_ALNUM_RANGE})(?:[\w_-]|{_ALNUM_RANGE})*(?<![_-])"
+
+_BRACKETED_HOSTPORT = re.compile(r"^\[(.+)\]:([0-9]+)$")
+_HOSTPORT = re.compile(r"^((?:[^:\[\]]|\[[^\]]*\])*):([0-9]+)$")
+_IPV4 = re.compile(rf"^(?:{_V4}\.){{3}}{_V4}$", re.I)
+_IPV6 = re.compile(
+    rf"""^((?:{_V6}:){{7}}{_V6}|
+    (?:{_V6}:){{1,6}}:|
+    (?:{_V6}:)(?::{_V6}){{1,6}}|
+    (?:{_V6}:){{2}}(?::{_V6}){{1,5}}|
+    (?:{_V6}:){{3}}(?::{_V6}){{1,4}}|
+    (?:{_V6}:){{4}}(?::{_V6}){{1,3}}|
+    (?:{_V6}:){{5}}(?::{_V6}){{1,2}}|
+    (?:{_V6}:){{6}}(?::{_V6})|
+    :(?::{_V6}){{1,6}}|
+    {_V6}?::|
+    (?:0:){{6}}(?:{_V6}\.){{3}}{_V6}|
+    ::(?:ffff:)?(?:{_V6}\.){{3}}{_V6}|
+    (?:0:){{5}}ffff:(?:{_V6}\.){{3}}{_V6})$""",
+    re.X | re.I,
+)
+_HOSTNAME = re.compile(rf"^{_LABEL}(?:\.{_LABEL})*$", re.I | re.UNICODE)
+
+
+class RangeError(ValueError):
+    """A host pattern Ansible refuses; the message is Ansible's own."""
+
+
+def parse_address(address: str) -> tuple[str, int | None]:
+    """Split ``host:port`` (ranges allowed) as Ansible does; raise ValueError if not an address."""
+    port = None
+    for pattern in (_BRACKETED_HOSTPORT, _HOSTPORT):
+        match = pattern.match(address)
+        if match:
+            address, port_text = match.groups()
+            port = int(port_text)
+    for pattern in (_IPV4, _IPV6, _HOSTNAME):
+        if pattern.match(address):
+            return address, port
+    raise ValueError(f"Not a valid network hostname: {address}")
+
+
+def expand_hostpattern(pattern: str) -> tuple[list[str], int | None]:
+    """One inventory host pattern → (host names, port or None), as Ansible's plugins expand it."""
+    try:
+        host, port = parse_address(pattern)
+    except ValueError:
+        host, port = pattern, None
+    if "[" in host:
+        return expand_hostname_range(host), port
+    return [host], port
+
+
+MAX_RANGE_HOSTS = 10_000_000  # Ansible would try (and exhaust memory); orch refuses
+
+
+def expand_hostname_range(line: str) -> list[str]:
+    """``db[01:03]-[a:b]`` → every name; errors carry Ansible's messages."""
+    parts = line.replace("[", "|", 1).replace("]", "|", 1).split("|")
+    if len(parts) != 3:
+        raise RangeError(f"host range {line!r} is malformed (brackets or '|' out of place)")
+    head, nrange, tail = parts
+    bounds = nrange.split(":")
+    if len(bounds) not in (2, 3):
+        raise RangeError("host range must be begin:end or begin:end:step")
+    beg, end = bounds[0], bounds[1]
+    step_text = bounds[2] if len(bounds) == 3 else "1"
+    if not beg:
+        beg = "0"
+    if not end:
+        raise RangeError("host range must specify end value")
+    width = 0
+    if beg[0] == "0" and len(beg) > 1:
+        width = len(beg)
+        if width != len(end):
+            raise RangeError("host range must specify equal-length begin and end formats")
+    try:
+        i_beg = string.ascii_letters.index(beg)
+        i_end = string.ascii_letters.index(end)
+        if i_beg > i_end:
+            raise RangeError("host range must have begin <= end")
+        seq: list | range = list(string.ascii_letters[i_beg:i_end + 1:int(step_text)])
+    except ValueError as error:
+        if isinstance(error, RangeError):
+            raise
+        try:
+            seq = range(int(beg), int(end) + 1, int(step_text))
+        except ValueError as bad:
+            raise RangeError(f"host range {nrange!r}: {bad}") from None
+    if len(seq) > MAX_RANGE_HOSTS:
+        raise RangeError(f"host range {nrange!r} expands to {len(seq)} hosts (at most "
+                         f"{MAX_RANGE_HOSTS} allowed)")
+    if width:
+        items = [str(item).zfill(width) for item in seq]
+    else:
+        items = [str(item) for item in seq]
+    if "[" in tail:
+        names: list[str] = []
+        for item in items:
+            names.extend(expand_hostname_range(head + item + tail))
+            if len(names) > MAX_RANGE_HOSTS:
+                raise RangeError(f"host pattern {line!r} expands to more than "
+                                 f"{MAX_RANGE_HOSTS} hosts")
+        return names
+    if not head and not tail:
+        return items
+    return [head + item + tail for item in items]
