@@ -1,13 +1,93 @@
-"""`orch facts`: not built yet."""
+"""``orch facts KEY``: a fact's distribution over the selected hosts; ``--import`` fills the cache."""
 
-from orch.errors import InputError
+from __future__ import annotations
 
-HELP = "fact value distribution over the fleet; --gather refreshes the cache (not built yet)"
+import argparse
+
+from orch.cli.selection_flags import add_selection_flags
+
+HELP = "fact value distribution over the fleet (-v: which hosts); --import/--gather fill the cache"
+DESCRIPTION = """Report how the values of one fact are distributed over the selected hosts, as
+'mco facts' does, from the inventory and the fact cache (no network):
+
+  orch facts cluster                 # Report for fact: cluster / alfa  found 5 times ...
+  orch facts os.release.major -v     # and which hosts have each value
+  orch facts cluster -C web --json
+  orch facts --import facts.json     # bulk load {"host": {"fact": value, ...}, ...}
+
+Dotted keys reach nested facts. Hosts without the fact are not listed.
+--max-age DURATION: refuse (exit 1, naming them) when a host left after -I, -A and -C has
+cached facts older than DURATION or none at all.
+--gather refreshes the cache from live hosts (not built yet).
+
+Exit 0 when some selected host has the fact, 1 when none does (or nothing matched, or facts
+are stale), 2 for bad input."""
 
 
-def configure(parser) -> None:
-    parser.add_argument("rest", nargs="*", help="(not built yet)")
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("fact", nargs="?", metavar="FACT", help="fact to report on (dotted for nested)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="name the hosts of each value")
+    parser.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    parser.add_argument("--import", dest="import_file", metavar="FILE",
+                        help="load {host: {facts}} from a JSON file into the fact cache")
+    parser.add_argument("--gather", action="store_true",
+                        help="refresh the fact cache from the selected live hosts (not built yet)")
+    add_selection_flags(parser)
+
+
+def _import(path: str, env, config) -> int:
+    import json
+    from pathlib import Path
+
+    from orch.errors import InputError, Where
+    from orch.facts.cache import check_import, open_cache
+
+    file = Path(path) if Path(path).is_absolute() else Path(env.cwd) / path
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise InputError(f"cannot read: {getattr(error, 'strerror', None) or error}", Where(path)) from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise InputError(f"not valid JSON: {error.msg}", Where(path, error.lineno, column=error.colno)) from None
+    facts = check_import(data, Where(path))
+    cache = open_cache(config.fact_cache)
+    try:
+        count = cache.put_many(facts)
+    finally:
+        cache.close()
+    return count
 
 
 def run(args, env) -> int:
-    raise InputError("'orch facts' is not built yet")
+    from orch.cli.commands.discover import load_selection_config, select_from_args
+    from orch.errors import InputError, Where
+
+    if args.gather:
+        raise InputError("'orch facts --gather' is not built yet", Where(path="--gather"))
+    config = load_selection_config(args, env)
+    if args.import_file:
+        count = _import(args.import_file, env, config)
+        env.stderr.write(f"imported the facts of {count} host(s) into {config.fact_cache}\n")
+        if not args.fact:
+            return 0
+    if not args.fact:
+        raise InputError("name a fact to report on, e.g. 'orch facts cluster'", Where(path="FACT"))
+
+    from orch.facts.report import distribution, render_json, render_text
+
+    selection = select_from_args(args, env, config)
+    values = selection.values(args.fact)
+    rows = distribution(values, selection.names)
+    if args.json:
+        import json
+
+        env.stdout.write(json.dumps(render_json(args.fact, rows, len(selection.names)),
+                                    default=str) + "\n")
+    else:
+        env.stdout.write(render_text(args.fact, rows, len(selection.names), args.verbose))
+    if not rows:
+        env.error(f"none of the {len(selection.names)} selected host(s) has fact '{args.fact}'")
+        return 1
+    return 0

@@ -1,0 +1,170 @@
+"""The default fact cache: one SQLite file, laid out so discovery reads single keys fast.
+
+Two tables: ``hosts`` keeps each host's facts as one JSON document with the time they were
+gathered (exact round trip), and ``fact_values`` keeps the same facts flattened to
+(dotted key, host, value) rows clustered by key. Selecting ``cluster=alfa`` over 100,000
+hosts then reads one key's 100,000 rows as native SQLite values instead of decoding 100,000
+JSON documents. Scalars are stored natively (text, integer, real); lists, booleans and
+nulls as JSON text with ``encoded = 1``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sqlite3
+import time
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from orch.errors import InputError, Where
+from orch.facts.records import flatten, unflatten_into
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS hosts (
+    name TEXT PRIMARY KEY,
+    gathered_at REAL NOT NULL,
+    facts TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS fact_values (
+    key TEXT NOT NULL,
+    host TEXT NOT NULL,
+    value,
+    encoded INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (key, host)
+) WITHOUT ROWID;
+"""
+_CHUNK = 500
+_INT64 = 2 ** 63
+
+
+def _encode(value: Any) -> tuple[Any, int]:
+    """A leaf as (stored value, encoded flag): native when SQLite keeps it exactly."""
+    if isinstance(value, str):
+        return value, 0
+    if isinstance(value, int) and not isinstance(value, bool) and -_INT64 <= value < _INT64:
+        return value, 0
+    if isinstance(value, float) and math.isfinite(value):
+        return value, 0
+    return json.dumps(value, separators=(",", ":"), default=str), 1
+
+
+def _decode(value: Any, encoded: int) -> Any:
+    return json.loads(value) if encoded else value
+
+
+class SqliteFactCache:
+    """FactCache in one SQLite file; the folder is created on the first write."""
+
+    def __init__(self, url: str):
+        self.url = url
+        path = url[len("sqlite://"):]
+        if path.startswith("//"):
+            path = path[1:]
+        if not path or path == "/":
+            raise InputError(f"expected sqlite:///path/to/facts.db, got {url!r}", Where(path="fact_cache"))
+        self.path = os.path.expanduser(path)
+        self._connection: sqlite3.Connection | None = None
+
+    def _connect(self, create: bool) -> sqlite3.Connection | None:
+        if self._connection is not None:
+            return self._connection
+        if not create and not os.path.exists(self.path):
+            return None
+        try:
+            if create:
+                os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
+            connection = sqlite3.connect(self.path, timeout=30)
+            if create:
+                connection.execute("PRAGMA journal_mode=WAL")
+                connection.executescript(_SCHEMA)
+            elif not connection.execute(
+                    "SELECT 1 FROM sqlite_master WHERE name = 'fact_values'").fetchone():
+                connection.close()
+                return None
+        except (sqlite3.Error, OSError) as error:
+            raise InputError(f"cannot open the fact cache: {error}", Where(self.path)) from None
+        self._connection = connection
+        return connection
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+    def _chunks(self, names: list[str]):
+        for start in range(0, len(names), _CHUNK):
+            yield names[start:start + _CHUNK]
+
+    def put_many(self, facts: Mapping[str, Mapping], gathered_at: float | None = None) -> int:
+        gathered_at = time.time() if gathered_at is None else float(gathered_at)
+        connection = self._connect(create=True)
+        names = list(facts)
+        try:
+            with connection:
+                stale = []
+                for chunk in self._chunks(names):
+                    marks = ",".join("?" * len(chunk))
+                    for name, blob in connection.execute(
+                            f"SELECT name, facts FROM hosts WHERE name IN ({marks})", chunk):
+                        stale.extend((key, name) for key, _ in flatten(json.loads(blob)))
+                connection.executemany("DELETE FROM fact_values WHERE key = ? AND host = ?", stale)
+                connection.executemany(
+                    "INSERT OR REPLACE INTO hosts (name, gathered_at, facts) VALUES (?, ?, ?)",
+                    ((name, gathered_at, json.dumps(facts[name], separators=(",", ":"), default=str))
+                     for name in names))
+                connection.executemany(
+                    "INSERT OR REPLACE INTO fact_values (key, host, value, encoded) VALUES (?, ?, ?, ?)",
+                    ((key, name, *_encode(value))
+                     for name in names for key, value in flatten(facts[name])))
+        except sqlite3.Error as error:
+            raise InputError(f"cannot write the fact cache: {error}", Where(self.path)) from None
+        return len(names)
+
+    def get_many(self, names: Iterable[str]) -> dict[str, tuple[dict, float]]:
+        connection = self._connect(create=False)
+        if connection is None:
+            return {}
+        found = {}
+        for chunk in self._chunks(list(names)):
+            marks = ",".join("?" * len(chunk))
+            for name, gathered_at, blob in connection.execute(
+                    f"SELECT name, gathered_at, facts FROM hosts WHERE name IN ({marks})", chunk):
+                found[name] = (json.loads(blob), gathered_at)
+        return found
+
+    def all(self) -> dict[str, tuple[dict, float]]:
+        connection = self._connect(create=False)
+        if connection is None:
+            return {}
+        return {name: (json.loads(blob), gathered_at) for name, gathered_at, blob in
+                connection.execute("SELECT name, gathered_at, facts FROM hosts")}
+
+    def gathered(self) -> dict[str, float]:
+        connection = self._connect(create=False)
+        if connection is None:
+            return {}
+        return dict(connection.execute("SELECT name, gathered_at FROM hosts"))
+
+    def values(self, key: str) -> dict[str, Any]:
+        """One key's values: a leaf row each, or a subtree rebuilt from ``key.*`` rows."""
+        connection = self._connect(create=False)
+        if connection is None:
+            return {}
+        found = dict(connection.execute(
+            "SELECT host, value FROM fact_values WHERE key = ? AND encoded = 0", (key,)))
+        for host, value in connection.execute(
+                "SELECT host, value FROM fact_values WHERE key = ? AND encoded = 1", (key,)):
+            decoded = json.loads(value)
+            if decoded is not None:
+                found[host] = decoded
+        subtrees: dict[str, dict] = {}
+        prefix = key + "."
+        for host, path, value, encoded in connection.execute(
+                "SELECT host, key, value, encoded FROM fact_values WHERE key > ? AND key < ?",
+                (prefix, key + "/")):
+            if host not in found:
+                unflatten_into(subtrees.setdefault(host, {}), path[len(prefix):], _decode(value, encoded))
+        found.update(subtrees)
+        return found

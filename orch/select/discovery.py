@@ -1,0 +1,279 @@
+"""Discovery: which inventory hosts match a Filter, read from the inventory and the fact cache.
+
+Never touches the network. Facts are the inventory's ``facts`` var with the cached (gathered)
+facts merged over them, cached values winning. Each test runs once over the hosts still in
+play and reads only the fact keys it names, so 100,000 hosts cost a few passes over a few
+columns, not 100,000 JSON documents.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from orch.errors import InputError, Where
+from orch.facts.cache import FactCache, StaleFacts, open_cache
+from orch.facts.records import MISSING, deep_merge, lookup
+from orch.select.facts_match import FactTest
+from orch.select.filter import Filter
+from orch.select.pattern import NamePattern
+
+
+def _split_names(value) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return tuple(item.strip() for item in value.split(",") if item.strip())
+    if isinstance(value, list | tuple | set | frozenset):
+        return tuple(str(item) for item in value if item is not None)
+    return (str(value),)
+
+
+class InventoryContext:
+    """Match context over inventory hosts plus a fact cache.
+
+    Hosts that share a vars dict and group list (every host of a range, say) share one
+    computed class and agent set, and one inventory-facts lookup per key.
+    """
+
+    def __init__(self, hosts: dict, cache: FactCache | None):
+        self.hosts = hosts
+        self.cache = cache
+        self._classes: dict[tuple[int, int], tuple] = {}
+        self._agents: dict[int, tuple] = {}
+        self._columns: dict[str, dict[str, Any]] = {}
+
+    def classes_of(self, host) -> frozenset:
+        host_vars, groups = host.vars, host.groups
+        key = (id(host_vars), id(groups))
+        entry = self._classes.get(key)
+        if entry is None:
+            names = frozenset(_split_names(host_vars.get("classes"))) | frozenset(groups)
+            entry = self._classes[key] = (host_vars, groups, names)
+        return entry[2]
+
+    def agents_of(self, host) -> frozenset:
+        host_vars = host.vars
+        entry = self._agents.get(id(host_vars))
+        if entry is None:
+            entry = self._agents[id(host_vars)] = (host_vars, frozenset(_split_names(host_vars.get("agents"))))
+        return entry[1]
+
+    def with_class(self, pattern: NamePattern, candidates: set) -> set:
+        hosts = self.hosts
+        memo: dict[frozenset, bool] = {}
+        found = set()
+        for name in candidates:
+            classes = self.classes_of(hosts[name])
+            hit = memo.get(classes)
+            if hit is None:
+                hit = memo[classes] = pattern.matches_any(classes)
+            if hit:
+                found.add(name)
+        return found
+
+    def with_agent(self, pattern: NamePattern, candidates: set) -> set:
+        hosts = self.hosts
+        memo: dict[frozenset, bool] = {}
+        found = set()
+        for name in candidates:
+            agents = self.agents_of(hosts[name])
+            hit = memo.get(agents)
+            if hit is None:
+                hit = memo[agents] = pattern.matches_any(agents)
+            if hit:
+                found.add(name)
+        return found
+
+    def column(self, key: str) -> dict[str, Any]:
+        """``{host: value}`` of one fact key over the inventory: cached over inventory facts."""
+        column = self._columns.get(key)
+        if column is not None:
+            return column
+        cached = self.cache.values(key) if self.cache is not None else {}
+        column = {}
+        static: dict[int, tuple] = {}
+        for name, host in self.hosts.items():
+            value = cached.get(name, MISSING)
+            if value is MISSING or isinstance(value, dict):
+                facts = host.facts
+                if facts:
+                    entry = static.get(id(facts))
+                    if entry is None:
+                        entry = static[id(facts)] = (facts, lookup(facts, key))
+                    inventory_value = entry[1]
+                    if value is MISSING:
+                        value = inventory_value
+                    elif isinstance(inventory_value, dict):
+                        value = deep_merge(inventory_value, value)
+            if value is not MISSING and value is not None:
+                column[name] = value
+        self._columns[key] = column
+        return column
+
+    def with_fact(self, test: FactTest, candidates: set) -> set:
+        column = self.column(test.key)
+        memo: dict[tuple, bool] = {}
+        found = set()
+        if len(candidates) > len(column):
+            pairs = ((name, value) for name, value in column.items() if name in candidates)
+        else:
+            pairs = ((name, column[name]) for name in candidates if name in column)
+        for name, value in pairs:
+            try:
+                memo_key = (value.__class__, value)
+                hit = memo.get(memo_key)
+                if hit is None:
+                    hit = memo[memo_key] = test.matches(value)
+            except TypeError:  # lists and mappings are not hashable
+                hit = test.matches(value)
+            if hit:
+                found.add(name)
+        return found
+
+
+class Selection:
+    """The outcome of selecting hosts: the inventory, the match context, the chosen names."""
+
+    def __init__(self, inventory, context: InventoryContext, names: list[str], cache_url: str):
+        self.inventory = inventory
+        self.context = context
+        self.names = names
+        self.cache_url = cache_url
+
+    def values(self, key: str) -> dict[str, Any]:
+        """``{host: value}`` of one fact over the selected hosts (cached over inventory facts)."""
+        cache = open_cache(self.cache_url)
+        self.context.cache = cache
+        try:
+            column = self.context.column(key)
+        finally:
+            self.context.cache = None
+            cache.close()
+        return {name: column[name] for name in self.names if name in column}
+
+    def hosts(self) -> list:
+        """The selected hosts as SelectedHost (inventory host + cached facts, loaded on use)."""
+        loader = _CachedFacts(self.cache_url, self.names)
+        return [SelectedHost(self.inventory.hosts[name], loader) for name in self.names]
+
+
+def _load_inventory(config, inventory_paths: Sequence[str] | None):
+    paths = list(inventory_paths) if inventory_paths else list(getattr(config, "inventory", ()) or ())
+    if not paths:
+        raise InputError("no inventory: pass -i PATH or set 'inventory' in orch.cfg",
+                         Where(path="inventory"))
+    from orch.inventory import load_inventory
+
+    return load_inventory(paths)
+
+
+def _check_fresh(cache: FactCache, names: list[str], max_age: float) -> None:
+    gathered = cache.gathered()
+    limit = time.time() - max_age
+    stale = [name for name in names if gathered.get(name, float("-inf")) < limit]
+    if not stale:
+        return
+    shown = ", ".join(stale[:10]) + (f" and {len(stale) - 10} more" if len(stale) > 10 else "")
+    raise StaleFacts(
+        f"cached facts of {len(stale)} of {len(names)} host(s) are older than "
+        f"{_age_text(max_age)} or were never gathered: {shown} "
+        "(refresh them with 'orch facts --gather', or drop --max-age)", stale)
+
+
+def _age_text(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"
+
+
+def select(config, filter: Filter, max_age: float | None = None,
+           inventory_paths: Sequence[str] | None = None) -> Selection:
+    """Apply ``filter`` to the inventory and fact cache; see ``discover``."""
+    selector = filter.compile()
+    inventory = _load_inventory(config, inventory_paths)
+    cache = open_cache(config.fact_cache)
+    try:
+        context = InventoryContext(inventory.hosts, cache)
+        order = list(inventory.hosts)
+        candidates = selector.prefilter(context, order)
+        if max_age is not None:
+            _check_fresh(cache, [name for name in order if name in candidates], max_age)
+        names = selector.select(context, order, candidates)
+    finally:
+        cache.close()
+    context.cache = None
+    return Selection(inventory, context, names, config.fact_cache)
+
+
+def discover(config, filter: Filter, max_age: float | None = None,
+             inventory_paths: Sequence[str] | None = None) -> list:
+    """The inventory hosts matching ``filter``, in inventory order, facts merged from the cache.
+
+    ``max_age`` (seconds): the hosts that pass ``-I``, ``-A`` and ``-C`` must have cached facts
+    gathered within that time, else StaleFacts (exit 1) names them; fact tests on stale data
+    could silently leave hosts out. Raises InputError for a malformed filter or inventory. An
+    empty list is not an error here: the caller decides (``NothingMatched``, ``when_empty``).
+
+    >>> [h.name for h in discover(config, Filter(facts=("cluster=alfa",)))]  # doctest: +SKIP
+    ['dev1', 'dev3']
+    """
+    return select(config, filter, max_age, inventory_paths).hosts()
+
+
+class _CachedFacts:
+    """Loads the cached facts of every selected host at once, the first time one is asked for."""
+
+    def __init__(self, url: str, names: list[str]):
+        self.url = url
+        self.names = names
+        self._facts: dict[str, tuple[dict, float]] | None = None
+
+    def get(self, name: str) -> tuple[dict, float] | None:
+        if self._facts is None:
+            cache = open_cache(self.url)
+            try:
+                self._facts = cache.get_many(self.names)
+            finally:
+                cache.close()
+        return self._facts.get(name)
+
+
+class SelectedHost:
+    """An inventory Host whose ``facts`` include the cached ones (cached wins).
+
+    Everything else (name, vars, groups, address, port, user, key, classes, agents) is the
+    inventory host's. ``gathered_at`` is when the cached facts were gathered, or None.
+    """
+
+    __slots__ = ("host", "_loader", "_facts")
+
+    def __init__(self, host, loader: _CachedFacts):
+        self.host = host
+        self._loader = loader
+        self._facts: dict | None = None
+
+    def __getattr__(self, name: str):
+        return getattr(self.host, name)
+
+    def __repr__(self) -> str:
+        return f"SelectedHost({self.host.name!r})"
+
+    @property
+    def name(self) -> str:
+        return self.host.name
+
+    @property
+    def facts(self) -> dict:
+        if self._facts is None:
+            entry = self._loader.get(self.host.name)
+            static = self.host.facts
+            self._facts = deep_merge(static, entry[0]) if entry else dict(static)
+        return self._facts
+
+    @property
+    def gathered_at(self) -> float | None:
+        entry = self._loader.get(self.host.name)
+        return entry[1] if entry else None
