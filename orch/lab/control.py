@@ -1,0 +1,237 @@
+"""``up``, ``status`` and ``down``: the lab as a whole. Returns data; ``orch lab`` renders it."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from orch.errors import InputError, Where
+from orch.lab import layout, processes, services, sshd
+from orch.lab.layout import LabHost, LabSettings
+
+DEFAULT_PORT = 2222
+DEFAULT_N = 10
+DEFAULT_MAX_APPS = 50
+_SCRIPTS = ("appserver.py", "webhook.py")
+
+
+@dataclass
+class Service:
+    """One thing the lab runs, as status reports it."""
+
+    name: str
+    host: str
+    address: str
+    pid: int | None
+    detail: str = ""
+
+    @property
+    def running(self) -> bool:
+        return self.pid is not None
+
+
+@dataclass
+class LabStatus:
+    """What runs where; ``started`` lists what this call started (empty for a repeat ``up``)."""
+
+    dir: str
+    exists: bool
+    settings: dict | None = None
+    hosts: int = 0
+    services: list[Service] = field(default_factory=list)
+    apps_up: int = 0
+    apps_total: int = 0
+    apps_started_max: int = 0
+    started: list[str] = field(default_factory=list)
+
+    @property
+    def running(self) -> bool:
+        return any(service.running for service in self.services)
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["running"] = self.running
+        return data
+
+
+def _lab_path(lab_dir: str | Path) -> Path:
+    return Path(lab_dir).expanduser().resolve()
+
+
+def _check_reachable(lab_dir: Path, user: str) -> None:
+    """As root, the login user must reach the lab folder: every parent must be traversable."""
+    if not sshd.is_root():
+        return
+    for parent in [lab_dir, *lab_dir.parents]:
+        if parent.exists() and not (parent.stat().st_mode & 0o001):
+            raise InputError(f"user {user} cannot enter {parent} (mode "
+                             f"{oct(parent.stat().st_mode & 0o777)}); put the lab elsewhere",
+                             Where(path="--dir"))
+
+
+def up(lab_dir: str | Path, n: int | None = None, port: int | None = None,
+       inventory_out: str | Path | None = None, max_apps: int | None = None) -> LabStatus:
+    """Make the lab's files and start whatever of it is not running; harmless when run twice.
+
+    A running lab with the same topology is left alone (only dead services are restarted);
+    a different ``-n`` stops the old lab first and rebuilds it with the same keys.
+    """
+    lab_dir = _lab_path(lab_dir)
+    previous = LabSettings.load(lab_dir)
+    n = n if n is not None else (previous.n if previous else DEFAULT_N)
+    if max_apps is None:  # kept while the topology stays, else back to the default
+        max_apps = previous.max_apps if previous and previous.n == n else DEFAULT_MAX_APPS
+    hosts = layout.topology(n)
+    if inventory_out is None and previous:
+        inventory_out = previous.inventory
+    if previous and (previous.n != n or previous.max_apps != max_apps
+                     or (port and port != previous.port)):
+        down(lab_dir)
+        if port and port != previous.port:
+            previous = None
+    user = sshd.login_user()
+    lab_dir.mkdir(parents=True, exist_ok=True)
+    lab_dir.chmod(0o755)
+    _check_reachable(lab_dir, user)
+    if sshd.is_root():
+        sshd.ensure_user(user)
+
+    running_sshd = sshd.pid(lab_dir)
+    if inventory_out is None:
+        inventory_out = Path.cwd() / "inventories" / "lab.yml"
+    inventory = Path(inventory_out).expanduser().resolve()
+    settings = _choose_ports(previous, port, running_sshd, lab_dir, n, user, max_apps, inventory)
+
+    host_pub, client_pub = sshd.ensure_keys(lab_dir)
+    bin_dir = lab_dir / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    for script in _SCRIPTS:
+        shutil.copyfile(Path(__file__).with_name(script), bin_dir / script)
+        (bin_dir / script).chmod(0o755)
+    layout.write_hosts(lab_dir, hosts, settings, client_pub)
+    services.chown_tree(lab_dir / "hosts", user)
+    layout.write_known_hosts(lab_dir / "known_hosts", hosts, settings.port, host_pub)
+    layout.write_inventories(settings, hosts)
+    (lab_dir / "lab.json").write_text(settings.to_json())
+
+    started = []
+    if not running_sshd:
+        sshd.write_config(lab_dir, settings.port, user, client_pub)
+        sshd.start(lab_dir, settings.port)
+        started.append("sshd")
+    lb, notify, apps = _roles(hosts)
+    if not services.haproxy_pid(lab_dir, lb):
+        services.start_haproxy(lab_dir, lb, apps, settings)
+        started.append("haproxy")
+    if not services.webhook_pid(lab_dir, notify):
+        services.start_webhook(lab_dir, notify, settings)
+        started.append("webhook")
+    started += services.start_apps(lab_dir, apps[:max_apps], settings)
+    result = status(lab_dir)
+    result.started = started
+    return result
+
+
+def _choose_ports(previous: LabSettings | None, port: int | None, running_sshd: int | None,
+                  lab_dir: Path, n: int, user: str, max_apps: int, inventory: Path) -> LabSettings:
+    """Keep the ports a previous ``up`` chose (clients know them); pick free ones otherwise."""
+    if previous:
+        return LabSettings(dir=str(lab_dir), n=n, port=previous.port, app_port=previous.app_port,
+                           frontend_port=previous.frontend_port,
+                           webhook_port=previous.webhook_port, user=user, max_apps=max_apps,
+                           inventory=str(inventory),
+                           inventory_ini=str(inventory.with_suffix(".ini")))
+    if port is not None and not (0 < port < 65536):
+        raise InputError(f"not a TCP port: {port}", Where(path="--port"))
+    if port is not None and not processes.port_free(port):
+        raise InputError(f"port {port} is in use", Where(path="--port"))
+    ssh_port = port or processes.free_port(DEFAULT_PORT)
+    taken = {ssh_port}
+    ports = []
+    # familiar ports for the default lab; with an explicit --port (tests, several labs side by
+    # side) any free ones, so labs started at the same moment do not race for 8080
+    for preferred in (8080, 8000, 8081) if port is None else (None, None, None):
+        chosen = processes.free_port(preferred, avoid=taken)
+        taken.add(chosen)
+        ports.append(chosen)
+    app_port, frontend_port, webhook_port = ports
+    return LabSettings(dir=str(lab_dir), n=n, port=ssh_port, app_port=app_port,
+                       frontend_port=frontend_port, webhook_port=webhook_port, user=user,
+                       max_apps=max_apps, inventory=str(inventory),
+                       inventory_ini=str(inventory.with_suffix(".ini")))
+
+
+def _roles(hosts: list[LabHost]) -> tuple[LabHost, LabHost, list[LabHost]]:
+    lb = next(host for host in hosts if host.role == "lb")
+    notify = next(host for host in hosts if host.role == "notify")
+    return lb, notify, [host for host in hosts if host.role == "app"]
+
+
+def status(lab_dir: str | Path) -> LabStatus:
+    """What of the lab in ``lab_dir`` runs, and where."""
+    lab_dir = _lab_path(lab_dir)
+    settings = LabSettings.load(lab_dir)
+    if settings is None:
+        return LabStatus(dir=str(lab_dir), exists=False)
+    hosts = layout.topology(settings.n)
+    lb, notify, apps = _roles(hosts)
+    found = [
+        Service("sshd", "*", f"0.0.0.0:{settings.port}", sshd.pid(lab_dir),
+                f"{len(hosts)} host addresses, login {settings.user}"),
+        Service("haproxy", lb.name, f"{lb.address}:{settings.frontend_port}",
+                services.haproxy_pid(lab_dir, lb),
+                f"backend app ({len(apps)} servers), socket "
+                f"{layout.state_dir(lab_dir, lb.name) / 'haproxy.sock'}"),
+        Service("webhook", notify.name, f"{notify.address}:{settings.webhook_port}",
+                services.webhook_pid(lab_dir, notify),
+                str(layout.state_dir(lab_dir, notify.name) / "received.jsonl")),
+    ]
+    up_count = 0
+    for host in apps:
+        pid = services.app_pid(lab_dir, host)
+        if pid:
+            up_count += 1
+            found.append(Service("app", host.name, f"{host.address}:{settings.app_port}", pid,
+                                 _revision(lab_dir, host)))
+    return LabStatus(dir=str(lab_dir), exists=True, settings=_settings_dict(settings),
+                     hosts=len(hosts), services=found, apps_up=up_count, apps_total=len(apps),
+                     apps_started_max=settings.max_apps)
+
+
+def _settings_dict(settings: LabSettings) -> dict:
+    return asdict(settings)
+
+
+def _revision(lab_dir: Path, host: LabHost) -> str:
+    try:
+        return "revision " + (layout.state_dir(lab_dir, host.name) / "app" / "revision"
+                              ).read_text().strip()
+    except OSError:
+        return ""
+
+
+def down(lab_dir: str | Path) -> list[int]:
+    """Stop every process of the lab in ``lab_dir`` (pidfiles, sshd's sessions, marked ones).
+
+    Returns the pids it signalled. Files stay, so a later ``up`` reuses keys and ports.
+    """
+    lab_dir = _lab_path(lab_dir)
+    settings = LabSettings.load(lab_dir)
+    roots = []
+    sshd_pid = sshd.pid(lab_dir)
+    if sshd_pid:
+        roots.append(sshd_pid)
+    if settings:
+        hosts = layout.topology(settings.n)
+        lb, notify, apps = _roles(hosts)
+        roots += [services.haproxy_pid(lab_dir, lb), services.webhook_pid(lab_dir, notify)]
+        roots += [services.app_pid(lab_dir, host) for host in apps]
+    # find sshd's per-connection processes while they are still its children, then stop the
+    # listener first so no new session starts while the rest stop
+    pids = processes.lab_processes(lab_dir, [pid for pid in roots if pid])
+    if sshd_pid:
+        processes.terminate([sshd_pid])
+    stopped = processes.terminate([pid for pid in pids if pid != sshd_pid])
+    stopped += processes.terminate(processes.lab_processes(lab_dir))
+    return sorted(set(stopped) | ({sshd_pid} if sshd_pid else set()))

@@ -1,0 +1,156 @@
+"""The services behind the lab's modules: HAProxy on lb1, app servers, the webhook on notify1.
+
+Each runs as the lab's login user (so the modules, which run as that user, can drive and
+restart them), detached in its own session, with ``ORCH_LAB_DIR`` in its environment and a
+pidfile in its host's state folder: that is how ``down`` finds it again, even after ``appmgr``
+restarted it.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import subprocess
+import time
+from pathlib import Path
+
+from orch.lab import processes
+from orch.lab.layout import REMOTE_PYTHON, LabHost, LabSettings, app_command, state_dir
+from orch.lab.sshd import LabError, is_root
+
+HAPROXY = "/usr/sbin/haproxy"
+
+
+def _spawn(argv: list[str], lab_dir: Path, user: str, log: Path | None = None) -> subprocess.Popen:
+    """Start ``argv`` detached, as ``user`` when we are root, marked as a lab process."""
+    account = pwd.getpwnam(user)
+    env = {"PATH": "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", "HOME": account.pw_dir,
+           "USER": user, "LANG": "C.UTF-8", processes.MARKER: str(lab_dir)}
+    extra = {}
+    if is_root() and account.pw_uid != 0:
+        extra = {"user": account.pw_uid, "group": account.pw_gid, "extra_groups": []}
+    out = open(log, "ab") if log else subprocess.DEVNULL
+    try:
+        return subprocess.Popen(argv, env=env, cwd=str(lab_dir), stdin=subprocess.DEVNULL,
+                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                                close_fds=True, **extra)
+    finally:
+        if log:
+            out.close()
+
+
+def chown_tree(path: Path, user: str) -> None:
+    """Give the login user the state folders (its modules write audit logs, pidfiles, ...)."""
+    if not is_root():
+        return
+    account = pwd.getpwnam(user)
+    for root, dirs, files in os.walk(path):
+        os.lchown(root, account.pw_uid, account.pw_gid)
+        for name in dirs + files:
+            os.lchown(os.path.join(root, name), account.pw_uid, account.pw_gid)
+
+
+# --- HAProxy -------------------------------------------------------------------------------
+
+def haproxy_config(lb: LabHost, apps: list[LabHost], settings: LabSettings, lab_dir: Path) -> str:
+    """Frontend on lb1, backend ``app`` with every app server, admin socket in lb1's state."""
+    state = state_dir(lab_dir, lb.name)
+    servers = "\n".join(f"    server {host.name} {host.address}:{settings.app_port}"
+                        for host in apps)
+    return f"""# HAProxy for the orch lab in {lab_dir} (written by 'orch lab up')
+global
+    stats socket {state}/haproxy.sock mode 660 level admin
+    stats timeout 30s
+    maxconn 4096
+
+defaults
+    mode http
+    timeout connect 2s
+    timeout client 30s
+    timeout server 30s
+    # no health checks (they flap on a loaded 2-core box); a server being restarted is
+    # retried elsewhere instead
+    retries 3
+    option redispatch
+
+frontend www
+    bind {lb.address}:{settings.frontend_port}
+    default_backend app
+
+backend app
+    balance roundrobin
+{servers}
+"""
+
+
+def haproxy_pid(lab_dir: Path, lb: LabHost) -> int | None:
+    return processes.pid_of(state_dir(lab_dir, lb.name) / "haproxy.pid", lab_dir)
+
+
+def start_haproxy(lab_dir: Path, lb: LabHost, apps: list[LabHost], settings: LabSettings) -> int:
+    state = state_dir(lab_dir, lb.name)
+    config = state / "haproxy.cfg"
+    config.write_text(haproxy_config(lb, apps, settings, lab_dir))
+    chown_tree(state, settings.user)
+    check = subprocess.run([HAPROXY, "-c", "-q", "-f", str(config)], capture_output=True, text=True)
+    if check.returncode != 0:
+        raise LabError(f"{config}: haproxy rejects it: {(check.stderr or check.stdout).strip()}")
+    log = state / "haproxy.log"
+    proc = _spawn([HAPROXY, "-f", str(config), "-D", "-p", str(state / "haproxy.pid")],
+                  lab_dir, settings.user, log)
+    if proc.wait(timeout=30) != 0:
+        raise LabError(f"haproxy did not start (see {log})")
+    if not processes.wait_for_port(lb.address, settings.frontend_port, timeout=10):
+        raise LabError(f"haproxy does not listen on {lb.address}:{settings.frontend_port}")
+    for _ in range(100):
+        pid = haproxy_pid(lab_dir, lb)
+        if pid:
+            return pid
+        time.sleep(0.05)
+    raise LabError(f"haproxy wrote no pidfile in {state}")
+
+
+# --- app servers ---------------------------------------------------------------------------
+
+def app_pid(lab_dir: Path, host: LabHost) -> int | None:
+    return processes.pid_of(state_dir(lab_dir, host.name) / "app" / "app.pid", lab_dir)
+
+
+def start_apps(lab_dir: Path, hosts: list[LabHost], settings: LabSettings,
+               timeout: float = 60.0) -> list[str]:
+    """Start each app not yet running, then wait until every one answers; returns the started."""
+    started = []
+    for host in hosts:
+        if app_pid(lab_dir, host):
+            continue
+        _spawn(app_command(lab_dir, host, settings), lab_dir, settings.user)
+        started.append(host)
+    deadline = time.monotonic() + timeout
+    for host in started:
+        left = max(0.5, deadline - time.monotonic())
+        if not processes.wait_for_port(host.address, settings.app_port, timeout=left):
+            log = state_dir(lab_dir, host.name) / "app" / "app.log"
+            raise LabError(f"app server on {host.name} does not answer (see {log})")
+    return [host.name for host in started]
+
+
+# --- webhook -------------------------------------------------------------------------------
+
+def webhook_pid(lab_dir: Path, notify: LabHost) -> int | None:
+    return processes.pid_of(state_dir(lab_dir, notify.name) / "webhook.pid", lab_dir)
+
+
+def start_webhook(lab_dir: Path, notify: LabHost, settings: LabSettings) -> int:
+    state = state_dir(lab_dir, notify.name)
+    argv = [REMOTE_PYTHON, str(lab_dir / "bin" / "webhook.py"), "--address", notify.address,
+            "--port", str(settings.webhook_port), "--out", str(state / "received.jsonl"),
+            "--pidfile", str(state / "webhook.pid"), "--log", str(state / "webhook.log")]
+    _spawn(argv, lab_dir, settings.user)
+    if not processes.wait_for_port(notify.address, settings.webhook_port, timeout=10):
+        raise LabError(f"webhook on {notify.name} does not answer (see {state}/webhook.log)")
+    for _ in range(100):
+        pid = webhook_pid(lab_dir, notify)
+        if pid:
+            return pid
+        time.sleep(0.05)
+    raise LabError(f"webhook wrote no pidfile in {state}")
