@@ -4,3 +4,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=.venv/bin
 $bin/orch --help
+# the lab fleet: real sshd, HAProxy on lb1, app servers on dev1..dev10, webhook on notify1
+$bin/orch lab up -n 10
