@@ -2,75 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import re
-import signal
 import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import Aborted, free_port, load_module
-
-APPSERVER = Path(__file__).resolve().parents[3] / "orch" / "lab" / "appserver.py"
-PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
-
-
-def answer(config: dict) -> str:
-    url = f"http://{config['address']}:{config['port']}/"
-    return urllib.request.urlopen(url, timeout=5).read().decode().strip()
-
-
-def pid_of(config: dict) -> int:
-    return int(Path(config["pidfile"]).read_text())
-
-
-def wait_answering(config: dict, seconds: float = 10) -> None:
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        try:
-            answer(config)
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise AssertionError("app did not come up")
-
-
-def stop_app(config: dict) -> None:
-    try:
-        pid = pid_of(config)
-        os.kill(pid, signal.SIGKILL)
-    except (OSError, ValueError):
-        return
-    try:
-        os.waitpid(pid, 0)
-    except ChildProcessError:
-        pass
-
-
-@pytest.fixture
-def app(tmp_path):
-    """App settings as the lab writes them into host.json; the app runs revision 19."""
-    folder = tmp_path / "app"
-    folder.mkdir()
-    port = free_port()
-    config = {
-        "address": "127.0.0.1", "port": port,
-        "command": [PYTHON, str(APPSERVER), "--name", "dev1", "--address", "127.0.0.1",
-                    "--port", str(port), "--revision-file", str(folder / "revision"),
-                    "--pidfile", str(folder / "app.pid"), "--log", str(folder / "app.log")],
-        "pidfile": str(folder / "app.pid"), "revision_file": str(folder / "revision"),
-        "log": str(folder / "app.log"),
-    }
-    (folder / "revision").write_text("19\n")
-    started = subprocess.Popen(config["command"], start_new_session=True,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_answering(config)
-    yield config
-    stop_app(config)
-    started.poll()
+from conftest import PYTHON, Aborted, answer, load_module, pid_of, stop_app
 
 
 def test_status_reports_what_the_app_answers(app, call):

@@ -4,85 +4,12 @@ from __future__ import annotations
 
 import os
 import re
-import signal
-import subprocess
-import threading
-import time
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from conftest import Aborted, free_port, load_module
+from conftest import HAPROXY, Aborted, haproxy_states, load_module
 
-HAPROXY = "/usr/sbin/haproxy"
 pytestmark = pytest.mark.skipif(not os.path.exists(HAPROXY), reason="haproxy not installed")
-
-
-def _named_server(name: str) -> ThreadingHTTPServer:
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):
-            body = name.encode()
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
-    return server
-
-
-@pytest.fixture
-def lb(tmp_path):
-    """A real HAProxy: frontend on a free port, backend ``app`` with dev1..dev3, admin socket."""
-    apps = {name: _named_server(name) for name in ("dev1", "dev2", "dev3")}
-    socket_path = tmp_path / "haproxy.sock"
-    frontend = free_port()
-    servers = "\n".join(f"    server {name} 127.0.0.1:{app.server_address[1]}"
-                        for name, app in apps.items())
-    (tmp_path / "haproxy.cfg").write_text(f"""\
-global
-    stats socket {socket_path} mode 600 level admin
-    pidfile {tmp_path}/haproxy.pid
-defaults
-    mode http
-    timeout connect 2s
-    timeout client 5s
-    timeout server 5s
-frontend web
-    bind 127.0.0.1:{frontend}
-    default_backend app
-backend app
-    balance roundrobin
-{servers}
-backend other
-    server lone 127.0.0.1:9
-""")
-    subprocess.run([HAPROXY, "-f", str(tmp_path / "haproxy.cfg"), "-D"], check=True)
-    deadline = time.time() + 5
-    while not socket_path.exists() and time.time() < deadline:
-        time.sleep(0.05)
-    yield {"config": {"haproxy": {"socket": str(socket_path)}}, "socket": str(socket_path),
-           "frontend": f"http://127.0.0.1:{frontend}/"}
-    os.kill(int((tmp_path / "haproxy.pid").read_text()), signal.SIGTERM)
-    for app in apps.values():
-        app.shutdown()
-
-
-def haproxy_states(socket_path: str, backend: str = "app") -> dict:
-    """HAProxy's own word: srv_admin_state bit 0x01 (forced maintenance), 0x08 (drain)."""
-    module = load_module("haproxy")
-    answer = module["runtime_command"](socket_path, f"show servers state {backend}")
-    lines = [line for line in answer.splitlines() if line and not line.startswith("#")][1:]
-    states = {}
-    for line in lines:
-        fields = line.split()
-        admin = int(fields[6])
-        states[fields[3]] = "MAINT" if admin & 0x01 else "DRAIN" if admin & 0x08 else "READY"
-    return states
 
 
 def served_by(frontend: str, requests: int = 9) -> set:
