@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -70,6 +72,18 @@ def _check_reachable(lab_dir: Path, user: str) -> None:
                              Where(path="--dir"))
 
 
+@contextlib.contextmanager
+def _locked(lab_dir: Path):
+    """One ``up``/``down`` at a time per lab: two at once would race for the same ports."""
+    lab_dir.mkdir(parents=True, exist_ok=True)
+    with open(lab_dir / ".lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def up(lab_dir: str | Path, n: int | None = None, port: int | None = None,
        inventory_out: str | Path | None = None, max_apps: int | None = None) -> LabStatus:
     """Make the lab's files and start whatever of it is not running; harmless when run twice.
@@ -78,6 +92,12 @@ def up(lab_dir: str | Path, n: int | None = None, port: int | None = None,
     a different ``-n`` stops the old lab first and rebuilds it with the same keys.
     """
     lab_dir = _lab_path(lab_dir)
+    with _locked(lab_dir):
+        return _up(lab_dir, n, port, inventory_out, max_apps)
+
+
+def _up(lab_dir: Path, n: int | None, port: int | None, inventory_out: str | Path | None,
+        max_apps: int | None) -> LabStatus:
     previous = LabSettings.load(lab_dir)
     n = n if n is not None else (previous.n if previous else DEFAULT_N)
     if max_apps is None:  # kept while the topology stays, else back to the default
@@ -87,7 +107,7 @@ def up(lab_dir: str | Path, n: int | None = None, port: int | None = None,
         inventory_out = previous.inventory
     if previous and (previous.n != n or previous.max_apps != max_apps
                      or (port and port != previous.port)):
-        down(lab_dir)
+        _down(lab_dir)
         if port and port != previous.port:
             previous = None
     user = sshd.login_user()
@@ -137,10 +157,17 @@ def _choose_ports(previous: LabSettings | None, port: int | None, running_sshd: 
                   lab_dir: Path, n: int, user: str, max_apps: int, inventory: Path) -> LabSettings:
     """Keep the ports a previous ``up`` chose (clients know them); pick free ones otherwise."""
     if previous:
-        return LabSettings(dir=str(lab_dir), n=n, port=previous.port, app_port=previous.app_port,
-                           frontend_port=previous.frontend_port,
-                           webhook_port=previous.webhook_port, user=user, max_apps=max_apps,
-                           inventory=str(inventory),
+        ports = [previous.port, previous.app_port, previous.frontend_port, previous.webhook_port]
+        if not running_sshd and not status(lab_dir).running:
+            # a stopped lab keeps its ports unless someone else took one meanwhile
+            taken: set[int] = set()
+            for i, old in enumerate(ports):
+                ports[i] = old if processes.port_free(old) and old not in taken else (
+                    processes.free_port(avoid=taken | set(ports)))
+                taken.add(ports[i])
+        return LabSettings(dir=str(lab_dir), n=n, port=ports[0], app_port=ports[1],
+                           frontend_port=ports[2], webhook_port=ports[3], user=user,
+                           max_apps=max_apps, inventory=str(inventory),
                            inventory_ini=str(inventory.with_suffix(".ini")))
     if port is not None and not (0 < port < 65536):
         raise InputError(f"not a TCP port: {port}", Where(path="--port"))
@@ -217,6 +244,13 @@ def down(lab_dir: str | Path) -> list[int]:
     Returns the pids it signalled. Files stay, so a later ``up`` reuses keys and ports.
     """
     lab_dir = _lab_path(lab_dir)
+    if not lab_dir.exists():
+        return []
+    with _locked(lab_dir):
+        return _down(lab_dir)
+
+
+def _down(lab_dir: Path) -> list[int]:
     settings = LabSettings.load(lab_dir)
     roots = []
     sshd_pid = sshd.pid(lab_dir)
