@@ -1,0 +1,79 @@
+"""Glue between the CLI and the engine for ``orch call``: config, discovery, session, sink."""
+
+from __future__ import annotations
+
+import time
+
+from orch.errors import ExitStatus, NothingMatched
+
+
+def config_from_args(args, env):
+    from orch.config import load_config
+
+    flags = {}
+    if getattr(args, "inventory", None):
+        flags["inventory"] = args.inventory
+    if getattr(args, "concurrency", None):
+        flags["concurrency"] = args.concurrency
+    return load_config(flags, env.environ, env.cwd)
+
+
+def new_run_id() -> str:
+    import secrets
+
+    return time.strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3)
+
+
+async def execute_call(args, env, module: str, action: str, arguments: dict) -> int:
+    from orch.agents import load_registry
+    from orch.config import parse_duration
+    from orch.errors import Where
+    from orch.output import events as ev
+    from orch.output import make_sink
+    from orch.rpc.session import RpcSession
+    from orch.select import Filter, discover
+
+    config = config_from_args(args, env)
+    registry = load_registry(config)
+    sink = make_sink(env, json=args.json, verbose=args.verbose)
+    batch_sleep = parse_duration(args.batch_sleep, Where(path="--batch-sleep"))
+    try_sleep = parse_duration(args.try_sleep, Where(path="--try-sleep"))
+    timeout = parse_duration(args.timeout, Where(path="--timeout")) if args.timeout else None
+    max_age = parse_duration(args.max_age, Where(path="--max-age")) if args.max_age else None
+    run_id = new_run_id()
+    policy = "accept-new" if args.accept_new else None
+    async with RpcSession(config, registry, sink, run_id, host_key_policy=policy) as session:
+        session.prepare(module, action, arguments)  # bad input fails before discovery
+        hosts = discover(config, Filter.from_args(args), max_age=max_age)
+        if not hosts:
+            raise NothingMatched("no hosts matched the selection")
+        started = time.monotonic()
+        sink(ev.RunStarted(run_id, f"call {module}.{action}", "call", {}, session.caller))
+        sink(ev.Discovered("call", [h.name for h in hosts]))
+        result = await session.call(
+            "call", hosts, module, action, arguments,
+            batch_size=max(args.batch, 0), batch_sleep=batch_sleep, tries=max(args.tries, 1),
+            try_sleep=try_sleep, timeout=timeout, summarize=args.summarize)
+        failed = {h: f"{r.status}: {r.message}" for h, r in result.failed.items()}
+        unreachable = {h: r.message for h, r in result.unreachable.items()}
+        if not args.summarize and not args.json:
+            _show_replies(env, result, sink)
+        sink(ev.RunDone(run_id, not failed and not unreachable, failed, unreachable,
+                        round(time.monotonic() - started, 3)))
+    return ExitStatus.OK if result.all_ok else ExitStatus.HOSTS_FAILED
+
+
+def _show_replies(env, result, sink) -> None:
+    """Group identical OK replies so 200 identical answers print once."""
+    import json
+
+    from orch.output import events as ev
+
+    groups: dict[str, list[str]] = {}
+    for host, reply in sorted(result.ok.items()):
+        if reply.data:
+            groups.setdefault(json.dumps(reply.data, sort_keys=True, default=str), []).append(host)
+    if len(groups) > 20:
+        return  # every host answered differently: the done line says enough
+    for key, hosts in groups.items():
+        sink(ev.RepliesGrouped("call", hosts, json.loads(key)))

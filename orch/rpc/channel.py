@@ -1,0 +1,120 @@
+"""One host's runtime: a ``python3`` started on first use, serving framed requests.
+
+The first request starts the remote interpreter with the bootstrap command, sends it the
+runtime, waits for its ``hello``, then sends each module once (by content hash) before the
+first request that needs it. Requests on one host run one at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+
+import asyncssh
+
+from orch.errors import RequestTimeout, Unreachable
+from orch.runtime.core import FRAME_HEADER, FRAME_MAX, decode_frame_body
+from orch.runtime.core import encode_frame as pack_frame
+from orch.transport import Connection
+
+_LENGTH = struct.Struct(FRAME_HEADER)
+REPLY_MARGIN = 5.0  # the host enforces the request timeout itself; wait a little longer
+
+
+class HostChannel:
+    """The remote runtime on one host, for the life of the run."""
+
+    def __init__(self, connection: Connection, command: str, payload: bytes):
+        self.connection = connection
+        self._command = command
+        self._payload = payload
+        self._process: asyncssh.SSHClientProcess | None = None
+        self._sent_modules: set[str] = set()
+        self._lock = asyncio.Lock()
+        self.hello: dict = {}
+
+    async def _start(self, timeout: float) -> None:
+        process = await self.connection.start_process(self._command)
+        self._process = process
+        self._sent_modules = set()
+        process.stdin.write(self._payload)
+        self.hello = await self._read(timeout)
+        if self.hello.get("kind") != "hello":
+            raise Unreachable(f"remote runtime did not start: {self.hello!r:.200}")
+
+    async def _read(self, timeout: float) -> dict:
+        assert self._process is not None
+        stdout = self._process.stdout
+        try:
+            header = await asyncio.wait_for(stdout.readexactly(_LENGTH.size), timeout)
+            (length,) = _LENGTH.unpack(header)
+            if length > FRAME_MAX:
+                raise Unreachable(f"reply frame too large ({length} bytes)")
+            body = await asyncio.wait_for(stdout.readexactly(length), timeout)
+        except asyncio.IncompleteReadError:
+            raise Unreachable(await self._exit_reason()) from None
+        except TimeoutError:
+            raise RequestTimeout(f"no reply within {timeout:g}s") from None
+        except (OSError, asyncssh.Error) as error:
+            raise Unreachable(f"connection lost: {error}") from None
+        try:
+            return decode_frame_body(body)
+        except ValueError as error:
+            raise Unreachable(f"garbled reply frame: {error}") from None
+
+    async def _exit_reason(self) -> str:
+        process = self._process
+        detail = ""
+        if process is not None:
+            try:
+                err = await asyncio.wait_for(process.stderr.read(4096), 1)
+                detail = err.decode("utf-8", "replace").strip().splitlines()[-1:] if err else ""
+                detail = detail[0] if detail else ""
+            except (TimeoutError, OSError, asyncssh.Error):
+                detail = ""
+            status = process.exit_status
+            signal = process.exit_signal
+            if signal:
+                return f"remote runtime killed by signal {signal[0]}{': ' + detail if detail else ''}"
+            if status is not None:
+                return f"remote runtime exited with status {status}{': ' + detail if detail else ''}"
+        return "connection lost during the request" + (f": {detail}" if detail else "")
+
+    async def request(self, message: dict, modules: list[tuple[str, str, bytes]],
+                      timeout: float) -> dict:
+        """Send one request (and any module not yet sent) and return its reply frame.
+
+        ``modules`` is ``[(name, hash, source)]``. On timeout the remote process is closed, so
+        the next request starts a fresh one rather than reading a stale reply.
+        """
+        async with self._lock:
+            try:
+                if self._process is None:
+                    await self._start(timeout)
+                assert self._process is not None
+                frames = b""
+                for name, digest, source in modules:
+                    if digest not in self._sent_modules:
+                        frames += pack_frame({"kind": "module", "name": name, "hash": digest,
+                                              "source": source.decode("utf-8")})
+                        self._sent_modules.add(digest)
+                frames += pack_frame(message)
+                self._process.stdin.write(frames)
+                while True:
+                    reply = await self._read(timeout + REPLY_MARGIN)
+                    if reply.get("kind") == "reply" and reply.get("reqid") == message["reqid"]:
+                        return reply
+            except BaseException:
+                self.close()
+                raise
+
+    def close(self) -> None:
+        process = self._process
+        self._process = None
+        if process is not None:
+            try:
+                process.stdin.write(pack_frame({"kind": "exit"}))
+                process.stdin.write_eof()
+            except (OSError, asyncssh.Error):
+                pass
+            process.close()

@@ -1,0 +1,189 @@
+"""Calling module actions on hosts: in parallel, in batches, with retries, as events.
+
+An ``RpcSession`` lives for one run: it holds the run's SSH connections and each host's remote
+runtime, so every step of a play reuses them. ``call`` returns a ``StepResult`` and tells the
+sink what happened on the way (StepStarted, BatchStarted, HostStarted, HostReplied or
+HostUnreachable, StepDone, Summarized). It never prints and never decides what a failure means
+for a play: the play engine does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import time
+import uuid
+from collections.abc import Sequence
+
+from orch.rpc.args import check_args
+from orch.rpc.summary import summaries
+
+from orch.errors import InputError, RequestTimeout, TransportError, Unreachable
+from orch.output import events as ev
+from orch.rpc.result import OK, UNREACHABLE, HostResult, StepResult
+from orch.transport import Pool, Target, TransportOptions
+
+
+def target_of(host, config) -> Target:
+    """The transport's view of an inventory host, with orch.cfg's user and key as defaults."""
+    return Target(
+        name=host.name,
+        address=host.address,
+        port=int(host.port or 22),
+        user=host.user or config.ssh_user or None,
+        key=host.key or config.ssh_key or None,
+    )
+
+
+class RpcSession:
+    """One run's connections and remote runtimes; ``call`` runs one step."""
+
+    def __init__(self, config, registry, sink: ev.Sink, run_id: str, caller: str | None = None,
+                 host_key_policy: str | None = None):
+        from orch.runtime import bootstrap
+
+        self.config = config
+        self.registry = registry
+        self.sink = sink
+        self.run_id = run_id
+        self.caller = caller or getpass.getuser()
+        self.pool = Pool(TransportOptions(
+            connect_timeout=config.connect_timeout,
+            known_hosts=config.known_hosts,
+            host_key_policy=host_key_policy or config.host_key_policy,
+            concurrency=config.concurrency,
+        ))
+        self._command = bootstrap.command(config.remote_python)
+        self._payload = bootstrap.payload()
+        self._channels: dict = {}
+        self._semaphore = asyncio.Semaphore(config.concurrency)
+
+    async def __aenter__(self) -> RpcSession:
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        for channel in self._channels.values():
+            channel.close()
+        self._channels.clear()
+        await self.pool.close()
+
+    def prepare(self, module: str, action: str, args: dict) -> tuple[object, dict]:
+        """Find the module and check the arguments before anything is sent (InputError if bad)."""
+        spec = self.registry.get(module)
+        return spec, check_args(spec, action, args)
+
+    async def call(
+        self,
+        step_id: str,
+        hosts: Sequence,
+        module: str,
+        action: str,
+        args: dict,
+        *,
+        batch_size: int = 0,
+        batch_sleep: float = 0.0,
+        tries: int = 1,
+        try_sleep: float = 0.0,
+        timeout: float | None = None,
+        summarize: bool = False,
+    ) -> StepResult:
+        """Call ``module.action`` on every host; every host's outcome is in the result."""
+        if tries < 1:
+            raise InputError(f"tries must be at least 1, got {tries}")
+        spec, checked = self.prepare(module, action, args)
+        declared = spec.declaration.get("timeout")
+        timeout = float(timeout or declared or self.config.request_timeout)
+        modules = [(spec.name, spec.hash, spec.source)]
+        names = [host.name for host in hosts]
+        self.sink(ev.StepStarted(step_id, module, action, names, batch_size))
+        result = StepResult(module, action)
+        started = time.monotonic()
+        batches = _batches(list(hosts), batch_size)
+        for index, batch in enumerate(batches, 1):
+            if batch_size:
+                self.sink(ev.BatchStarted(step_id, index, len(batches), [h.name for h in batch]))
+            outcomes = await asyncio.gather(*(
+                self._host(step_id, host, module, action, checked, modules, timeout, tries,
+                           try_sleep) for host in batch))
+            for outcome in outcomes:
+                result.results[outcome.host] = outcome
+            if batch_sleep and index < len(batches):
+                await asyncio.sleep(batch_sleep)
+        result.totaltime = time.monotonic() - started
+        self.sink(ev.StepDone(
+            step_id, module, action,
+            discovered=len(names),
+            responses=len(result.results) - len(result.unreachable),
+            okcount=len(result.ok),
+            failcount=len(result.failed),
+            unreachable=len(result.unreachable),
+            totaltime=round(result.totaltime, 3),
+            batch=batch_size,
+        ))
+        if summarize:
+            for title, lines in summaries(spec.declaration, action, result):
+                self.sink(ev.Summarized(step_id, title, lines))
+        return result
+
+    async def _host(self, step_id, host, module, action, args, modules, timeout, tries,
+                    try_sleep) -> HostResult:
+        outcome: HostResult | None = None
+        for attempt in range(1, tries + 1):
+            async with self._semaphore:
+                self.sink(ev.HostStarted(step_id, host.name, attempt))
+                outcome = await self._attempt(host, module, action, args, modules, timeout,
+                                              attempt)
+            final = outcome.ok or attempt == tries
+            if outcome.unreachable:
+                self.sink(ev.HostUnreachable(step_id, host.name, outcome.message,
+                                             round(outcome.elapsed, 3), attempt, final))
+            else:
+                self.sink(ev.HostReplied(step_id, host.name, outcome.status, outcome.message,
+                                         outcome.data, round(outcome.elapsed, 3), attempt, final))
+            if final:
+                break
+            await asyncio.sleep(try_sleep)
+        assert outcome is not None
+        return outcome
+
+    async def _attempt(self, host, module, action, args, modules, timeout, attempt) -> HostResult:
+        from orch.rpc.channel import HostChannel
+
+        started = time.monotonic()
+        message = {"kind": "request", "reqid": uuid.uuid4().hex, "caller": self.caller,
+                   "module": module, "action": action, "args": args, "timeout": timeout}
+        try:
+            channel = self._channels.get(host.name)
+            if channel is None:
+                connection = await self.pool.connect(target_of(host, self.config))
+                channel = HostChannel(connection, self._command, self._payload)
+                self._channels[host.name] = channel
+            reply = await channel.request(message, modules, timeout)
+        except RequestTimeout as error:
+            return HostResult(host.name, "UnknownError", f"request timed out: {error}", {},
+                              time.monotonic() - started, attempt)
+        except Unreachable as error:
+            self._channels.pop(host.name, None)
+            self.pool.forget(host.name)
+            return HostResult(host.name, UNREACHABLE, str(error), {},
+                              time.monotonic() - started, attempt)
+        except TransportError as error:
+            return HostResult(host.name, "UnknownError", str(error), {},
+                              time.monotonic() - started, attempt)
+        status = str(reply.get("status", "UnknownError"))
+        data = reply.get("data") or {}
+        return HostResult(host.name, status, str(reply.get("message", "")),
+                          data if isinstance(data, dict) else {"value": data},
+                          time.monotonic() - started, attempt)
+
+
+def _batches(hosts: list, size: int) -> list[list]:
+    if not size or size >= len(hosts):
+        return [hosts] if hosts else []
+    return [hosts[i:i + size] for i in range(0, len(hosts), size)]
+
+
+__all__ = ["OK", "RpcSession", "StepResult", "HostResult", "target_of"]
