@@ -1,13 +1,82 @@
-"""`orch runs`: not built yet."""
+"""`orch runs`: the journal of past runs, and one run's per-step per-host results."""
 
-from orch.errors import InputError
+from __future__ import annotations
 
-HELP = "the journal: past runs, and per-step per-host results of one run (not built yet)"
+HELP = "the journal: past runs, and per-step per-host results of one run"
+DESCRIPTION = """\
+  orch runs            the latest runs: id, when, play, status, hosts ok/failed
+  orch runs RUN_ID     one run: its inputs, then every step with each host's result
+Add --json for machine-readable output."""
 
 
 def configure(parser) -> None:
-    parser.add_argument("rest", nargs="*", help="(not built yet)")
+    parser.add_argument("run_id", nargs="?", metavar="RUN_ID", help="show this run in detail")
+    parser.add_argument("-n", "--last", type=int, default=20, metavar="N", help="list N runs (default 20)")
+    parser.add_argument("--json", action="store_true", help="JSON output")
 
 
 def run(args, env) -> int:
-    raise InputError("'orch runs' is not built yet")
+    import json
+    from dataclasses import asdict
+
+    from orch.config import load_config
+    from orch.errors import ExitStatus, InputError, Where
+    from orch.journal import open_journal
+
+    config = load_config({}, env.environ, env.cwd)
+    journal = open_journal(config.journal)
+    out = env.stdout
+    try:
+        if not args.run_id:
+            records = journal.runs(limit=max(args.last, 1))
+            if args.json:
+                out.write(json.dumps([asdict(record) for record in records], default=str) + "\n")
+                return ExitStatus.OK
+            if not records:
+                out.write("no runs in the journal yet\n")
+                return ExitStatus.OK
+            out.write(f"{'RUN ID':<24}{'STARTED':<21}{'PLAY':<32}{'STATUS':<9}{'OK':>4}{'FAILED':>8}\n")
+            for record in records:
+                resumed = f"  (resumes {record.resumed_from})" if record.resumed_from else ""
+                out.write(f"{record.run_id:<24}{_when(record.started):<21}{record.name[:31]:<32}"
+                          f"{record.status:<9}{record.hosts_ok:>4}{record.hosts_failed:>8}{resumed}\n")
+            return ExitStatus.OK
+        record = journal.run(args.run_id)
+        if record is None:
+            raise InputError(f"no run {args.run_id!r} in the journal", Where(path="RUN_ID"))
+        steps = journal.steps(args.run_id)
+        if args.json:
+            out.write(json.dumps({"run": asdict(record), "steps": [asdict(s) for s in steps]},
+                                 default=str) + "\n")
+            return ExitStatus.OK
+        out.write(f"run {record.run_id}: {record.name} ({record.kind}) by {record.caller}\n")
+        out.write(f"  started {_when(record.started)}, status {record.status}, "
+                  f"hosts ok {record.hosts_ok}, failed {record.hosts_failed}\n")
+        if record.resumed_from:
+            out.write(f"  resumes run {record.resumed_from}\n")
+        if record.inputs:
+            out.write("  inputs: " + " ".join(f"{k}={v}" for k, v in record.inputs.items()) + "\n")
+        if record.message:
+            out.write(f"  {record.message}\n")
+        for step in steps:
+            title = f"{step.module}#{step.action}" if step.module else ""
+            state = "FAILED" if step.failed else "ok"
+            out.write(f"\n{step.step} {title} [{state} okcount={step.okcount} "
+                      f"failcount={step.failcount} unreachable={step.unreachable}]\n")
+            if step.failed and step.reason:
+                out.write(f"  reason: {step.reason}\n")
+            for host in step.hosts:
+                tries = f" attempts={host['attempts']}" if host.get("attempts", 0) > 1 else ""
+                message = f" {host['message']}" if host.get("message") and host["status"] != "OK" else ""
+                out.write(f"  {host['host']:<20} {host['status']}{tries}{message}\n")
+        return ExitStatus.OK
+    finally:
+        journal.close()
+
+
+def _when(epoch: float | None) -> str:
+    import time
+
+    if not epoch:
+        return "-"
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(epoch))

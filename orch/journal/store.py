@@ -1,0 +1,232 @@
+"""SQLite journal: one row per run, per step, and per host attempt, committed as events arrive.
+
+Written as it happens so a run killed half way still tells ``--resume`` which (step, host)
+pairs succeeded. WAL mode keeps a commit per event cheap. Sensitive inputs arrive already
+masked in ``RunStarted``; the journal never sees a secret.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from orch.errors import InputError, Where
+from orch.output import events as ev
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY, name TEXT, kind TEXT, caller TEXT, inputs TEXT,
+    resumed_from TEXT, started REAL, finished REAL, status TEXT, message TEXT,
+    elapsed REAL, failed TEXT, unreachable TEXT
+);
+CREATE TABLE IF NOT EXISTS steps (
+    run_id TEXT, step TEXT, module TEXT, action TEXT, started REAL, finished REAL,
+    discovered INTEGER, responses INTEGER, okcount INTEGER, failcount INTEGER,
+    unreachable INTEGER, failed INTEGER DEFAULT 0, reason TEXT DEFAULT '', seq INTEGER,
+    PRIMARY KEY (run_id, step)
+);
+CREATE TABLE IF NOT EXISTS attempts (
+    run_id TEXT, step TEXT, host TEXT, attempt INTEGER, status TEXT, message TEXT,
+    data TEXT, elapsed REAL, final INTEGER, at REAL
+);
+CREATE INDEX IF NOT EXISTS attempts_run ON attempts (run_id, step, host);
+CREATE TABLE IF NOT EXISTS notes (run_id TEXT, kind TEXT, text TEXT, at REAL);
+"""
+
+DONE_STATUSES = ("OK", "Skipped")
+
+
+@dataclass
+class RunRecord:
+    """One run as ``orch runs`` lists it."""
+
+    run_id: str
+    name: str
+    kind: str
+    caller: str
+    inputs: dict
+    resumed_from: str | None
+    started: float
+    finished: float | None
+    status: str  # running | ok | failed
+    message: str
+    hosts_ok: int = 0
+    hosts_failed: int = 0
+    failed: dict = field(default_factory=dict)
+    unreachable: dict = field(default_factory=dict)
+
+
+@dataclass
+class StepRecord:
+    step: str
+    module: str
+    action: str
+    okcount: int
+    failcount: int
+    unreachable: int
+    failed: bool
+    reason: str
+    hosts: list  # of dicts: host status message attempts elapsed data
+
+
+def open_journal(url: str) -> Journal:
+    """``sqlite:///path`` → Journal; other schemes are refused with the setting's name."""
+    if url.startswith("sqlite:///"):
+        return Journal(url[len("sqlite:///"):])
+    raise InputError(f"unsupported journal URL {url!r} (expected sqlite:///path)",
+                     Where(path="journal"))
+
+
+class Journal:
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(str(self.path), check_same_thread=False, timeout=30)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(SCHEMA)
+        except (OSError, sqlite3.Error) as error:
+            raise InputError(f"cannot open the journal {str(self.path)!r}: {error}",
+                             Where(path="journal")) from None
+        self._lock = threading.Lock()
+        self._run_id: str | None = None
+        self._seq = 0
+
+    def close(self) -> None:
+        self._db.close()
+
+    # -- the sink ------------------------------------------------------------------------------
+    def __call__(self, event: ev.Event) -> None:
+        with self._lock:
+            self._record(event)
+            self._db.commit()
+
+    def _record(self, event: ev.Event) -> None:
+        db = self._db
+        if isinstance(event, ev.RunStarted):
+            self._run_id = event.run_id
+            db.execute("INSERT OR REPLACE INTO runs (run_id, name, kind, caller, inputs, resumed_from,"
+                       " started, status, message) VALUES (?,?,?,?,?,?,?, 'running', '')",
+                       (event.run_id, event.name, event.kind, event.caller,
+                        json.dumps(event.inputs, default=str), event.resumed_from, event.at))
+            return
+        run_id = self._run_id
+        if run_id is None:
+            return
+        if isinstance(event, ev.StepStarted):
+            self._seq += 1
+            db.execute("INSERT OR REPLACE INTO steps (run_id, step, module, action, started, discovered,"
+                       " seq) VALUES (?,?,?,?,?,?,?)",
+                       (run_id, event.step, event.module, event.action, event.at, len(event.hosts),
+                        self._seq))
+        elif isinstance(event, ev.HostReplied):
+            db.execute("INSERT INTO attempts VALUES (?,?,?,?,?,?,?,?,?,?)",
+                       (run_id, event.step, event.host, event.attempt, event.status, event.message,
+                        json.dumps(event.data, default=str), event.elapsed, int(event.final), event.at))
+        elif isinstance(event, ev.HostUnreachable):
+            db.execute("INSERT INTO attempts VALUES (?,?,?,?,?,?,?,?,?,?)",
+                       (run_id, event.step, event.host, event.attempt, "Unreachable", event.reason,
+                        "{}", event.elapsed, int(event.final), event.at))
+        elif isinstance(event, ev.HostSkipped):
+            db.execute("INSERT INTO attempts VALUES (?,?,?,?,?,?,?,?,?,?)",
+                       (run_id, event.step, event.host, 0, "Skipped", event.reason, "{}", 0.0, 1,
+                        event.at))
+        elif isinstance(event, ev.StepDone):
+            updated = db.execute(
+                "UPDATE steps SET finished=?, responses=?, okcount=?, failcount=?, unreachable=?,"
+                " failed=?, reason=? WHERE run_id=? AND step=?",
+                (event.at, event.responses, event.okcount, event.failcount, event.unreachable,
+                 int(event.failed), event.reason, run_id, event.step))
+            if updated.rowcount == 0:
+                self._seq += 1
+                db.execute("INSERT INTO steps VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                           (run_id, event.step, event.module, event.action, event.at, event.at,
+                            event.discovered, event.responses, event.okcount, event.failcount,
+                            event.unreachable, int(event.failed), event.reason, self._seq))
+        elif isinstance(event, ev.StepFailed):
+            updated = db.execute("UPDATE steps SET failed=1, reason=? WHERE run_id=? AND step=?",
+                                 (event.reason, run_id, event.step))
+            db.execute("INSERT INTO notes VALUES (?,?,?,?)",
+                       (run_id, "step failed", f"{event.step}: {event.reason}", event.at))
+        elif isinstance(event, ev.Announced):
+            db.execute("INSERT INTO notes VALUES (?,?,?,?)", (run_id, "announce", event.text, event.at))
+        elif isinstance(event, ev.Warned):
+            db.execute("INSERT INTO notes VALUES (?,?,?,?)", (run_id, "warning", event.text, event.at))
+        elif isinstance(event, ev.RunDone):
+            db.execute("UPDATE runs SET finished=?, status=?, message=?, elapsed=?, failed=?,"
+                       " unreachable=? WHERE run_id=?",
+                       (event.at, "ok" if event.ok else "failed", event.message, event.elapsed,
+                        json.dumps(event.failed), json.dumps(event.unreachable), run_id))
+
+    # -- readers -------------------------------------------------------------------------------
+    def runs(self, limit: int = 50) -> list[RunRecord]:
+        """The latest runs, newest first."""
+        with self._lock:
+            rows = self._db.execute("SELECT run_id FROM runs ORDER BY run_id DESC LIMIT ?",
+                                    (limit,)).fetchall()
+        return [record for (run_id,) in rows if (record := self.run(run_id)) is not None]
+
+    def run(self, run_id: str) -> RunRecord | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT run_id, name, kind, caller, inputs, resumed_from, started, finished, status,"
+                " message, failed, unreachable FROM runs WHERE run_id=?", (run_id,)).fetchone()
+            if row is None:
+                return None
+            hosts = self._db.execute(
+                "SELECT DISTINCT host FROM attempts WHERE run_id=? AND final=1", (run_id,)).fetchall()
+        failed = json.loads(row[10]) if row[10] else {}
+        unreachable = json.loads(row[11]) if row[11] else {}
+        bad = set(failed) | set(unreachable)
+        return RunRecord(
+            run_id=row[0], name=row[1], kind=row[2], caller=row[3], inputs=json.loads(row[4] or "{}"),
+            resumed_from=row[5], started=row[6], finished=row[7], status=row[8],
+            message=row[9] or "", hosts_ok=len({host for (host,) in hosts} - bad),
+            hosts_failed=len(bad), failed=failed, unreachable=unreachable)
+
+    def steps(self, run_id: str) -> list[StepRecord]:
+        """Per-step, per-host results of one run, steps in the order they started."""
+        with self._lock:
+            steps = self._db.execute(
+                "SELECT step, module, action, okcount, failcount, unreachable, failed, reason"
+                " FROM steps WHERE run_id=? ORDER BY seq", (run_id,)).fetchall()
+            attempts = self._db.execute(
+                "SELECT step, host, attempt, status, message, data, elapsed, final FROM attempts"
+                " WHERE run_id=? ORDER BY rowid", (run_id,)).fetchall()
+        by_step: dict[str, dict[str, dict]] = {}
+        for step, host, attempt, status, message, data, elapsed, final in attempts:
+            entry = by_step.setdefault(step, {}).setdefault(host, {"host": host, "attempts": 0})
+            if status != "Skipped":
+                entry["attempts"] = max(entry["attempts"], attempt)
+            if final or "status" not in entry:
+                entry.update(status=status, message=message or "", data=json.loads(data or "{}"),
+                             elapsed=elapsed)
+        records = []
+        seen = set()
+        for step, module, action, okcount, failcount, unreachable, failed, reason in steps:
+            seen.add(step)
+            records.append(StepRecord(step, module or "", action or "", okcount or 0, failcount or 0,
+                                      unreachable or 0, bool(failed), reason or "",
+                                      list(by_step.get(step, {}).values())))
+        for step, hosts in by_step.items():  # steps only skipped on resume have no StepStarted
+            if step not in seen:
+                records.append(StepRecord(step, "", "", 0, 0, 0, False, "", list(hosts.values())))
+        return records
+
+    def notes(self, run_id: str) -> list[tuple[str, str]]:
+        with self._lock:
+            return self._db.execute("SELECT kind, text FROM notes WHERE run_id=? ORDER BY rowid",
+                                    (run_id,)).fetchall()
+
+    def succeeded(self, run_id: str) -> set[tuple[str, str]]:
+        """(step, host) pairs that ended OK (or were skipped as done) in ``run_id``: resume skips them."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT step, host FROM attempts WHERE run_id=? AND final=1 AND status IN (?, ?)",
+                (run_id, *DONE_STATUSES)).fetchall()
+        return {(step, host) for step, host in rows}
