@@ -47,14 +47,15 @@ AGENT = {
                              "default": None},
                 "previous": {"display_as": "Previous", "description": "Revision it served before",
                              "default": None},
-                "changed": {"display_as": "Changed",
-                            "description": "Whether the app was restarted", "default": False},
+                "changed": {"display_as": "Restarted",
+                            "description": "Whether the app was restarted (false: it already "
+                                           "served the revision)", "default": False},
                 "pid": {"display_as": "PID", "description": "Process id of the app",
                         "default": None},
             },
             "aggregate": [
                 {"function": "summary", "args": ["revision"]},
-                {"function": "boolean_summary", "args": ["changed"]},
+                {"function": "boolean_summary", "args": ["changed", {"true": "yes", "false": "no"}]},
             ],
         },
         "status": {

@@ -46,7 +46,7 @@ def test_declaration_is_complete(name):
         for aggregate in spec.get("aggregate", []):
             assert aggregate["function"] in {"summary", "sum", "average", "min", "max",
                                              "boolean_summary"}
-            assert set(aggregate["args"]) <= set(spec["outputs"]), aggregate
+            assert aggregate["args"][0] in spec["outputs"], aggregate
 
 
 def test_modules_load_in_the_remote_interpreter():
@@ -112,3 +112,15 @@ def test_missing_required_input_is_missing_data():
     with pytest.raises(core.ValidationError) as error:
         core.validate_args(agent, "upgrade", {})
     assert error.value.status == core.MISSING_DATA
+
+
+def test_aggregates_render_as_an_operator_reads_them():
+    from orch.agents.aggregate import summarize
+
+    agent = load_module("appmgr")["AGENT"]
+    replies = [{"revision": 20, "changed": True}] * 3 + [{"revision": 20, "changed": False}]
+    revision, restarted = summarize(agent, "upgrade", replies)
+    assert revision.title == "Summary of Revision" and revision.lines == [["Revision 20", "4 nodes"]]
+    assert restarted.lines == [["Restarted yes", "3 nodes"], ["Restarted no", "1 node"]]
+    (status,) = summarize(agent, "status", [{"revision": 20}] * 4)
+    assert status.lines == [["Revision 20", "4 nodes"]]
