@@ -894,16 +894,19 @@ def serve(runtime, input_stream, output_stream):
 
 
 def _take_protocol_streams():
-    """Keep stdin and stdout for frames, and give actions /dev/null and stderr instead.
+    """Keep stdin and stdout for frames, and give actions /dev/null for both instead.
 
     A module that prints, or a command it runs that reads its input, would otherwise corrupt
-    the frame stream. The bootstrap reads with os.read, so nothing is left in a buffer.
+    the frame stream; stdout goes to /dev/null rather than stderr so that chatter cannot fill
+    the SSH channel's window while nobody reads stderr. The kept descriptors are not inherited
+    by commands an action starts. The bootstrap reads with os.read, so no byte of the first
+    frames is left behind in a buffer.
     """
     input_fd = os.dup(0)
     output_fd = os.dup(1)
     null_fd = os.open(os.devnull, os.O_RDWR)
     os.dup2(null_fd, 0)
-    os.dup2(2, 1)
+    os.dup2(null_fd, 1)
     os.close(null_fd)
     return os.fdopen(input_fd, "rb"), os.fdopen(output_fd, "wb")
 
@@ -917,8 +920,12 @@ def main(environ=None):
     state_dir = resolve_state_dir(environ)
     if state_dir == _default_state_dir(environ) and not os.path.exists(state_dir):
         os.makedirs(state_dir, 0o700)
-    # 2. Who this host is: host.json.
-    host = read_host(state_dir)
+    # 2. Who this host is: host.json. A broken file stops the runtime with one clear line
+    #    (the controller reports the last line of stderr), rather than guessing facts.
+    try:
+        host = read_host(state_dir)
+    except (IOError, OSError, ValueError) as error:
+        sys.exit("orch runtime: cannot read %s: %s" % (os.path.join(state_dir, "host.json"), error))
     # 3. Who is calling: the SSH key that logged in, mapped to an operator name.
     caller = identify_caller(environ, state_dir)
     # 4. The audit log (requests are refused while it cannot be written).

@@ -239,3 +239,17 @@ def test_eof_ends_the_process_cleanly(runtime):
     process = runtime()
     process.process.stdin.close()
     assert process.process.wait(timeout=10) == 0
+
+
+def test_broken_host_json_stops_with_one_clear_line(state_dir):
+    import subprocess
+
+    from orch.runtime import bootstrap
+
+    (state_dir / "host.json").write_text("{not json")
+    result = subprocess.run(["/usr/bin/python3", "-I", "-S", "-c", bootstrap.COMMAND],
+                            input=bootstrap.payload(), capture_output=True, timeout=30,
+                            env={"ORCH_STATE_DIR": str(state_dir), "PATH": "/usr/bin:/bin"})
+    assert result.returncode == 1 and result.stdout == b""
+    last = result.stderr.decode().strip().splitlines()[-1]
+    assert last.startswith("orch runtime: cannot read ") and "host.json" in last
