@@ -43,6 +43,9 @@ def load_inventory(paths: Sequence[str] | str) -> Inventory:
         inventory.reconcile()
     except InventoryError as error:
         raise InputError(str(error), Where(os.fspath(paths[-1]))) from None
+    from orch.inventory.vars_files import apply_vars_files
+
+    apply_vars_files(inventory, [os.fspath(path) for path in paths])
     return inventory
 
 

@@ -32,7 +32,7 @@ class Group:
     """A group: its own vars, its hosts (in order added), children and parents."""
 
     __slots__ = ("name", "vars", "child_groups", "parent_groups", "host_list", "_host_names",
-                 "depth", "priority", "_ancestors")
+                 "depth", "priority", "_ancestors", "plugin_vars")
 
     def __init__(self, name: str):
         self.name = name
@@ -44,6 +44,7 @@ class Group:
         self.depth = 0
         self.priority = 1
         self._ancestors: frozenset[Group] | None = None
+        self.plugin_vars: dict | None = None  # from group_vars/ beside the inventory
 
     def __repr__(self) -> str:
         return f"Group({self.name!r})"
@@ -162,7 +163,8 @@ class Group:
 class Host:
     """One host. ``vars`` are the effective variables (precedence applied), computed on use."""
 
-    __slots__ = ("name", "own_vars", "direct_groups", "_inventory", "_vars", "_groups")
+    __slots__ = ("name", "own_vars", "direct_groups", "_inventory", "_vars", "_groups",
+                 "plugin_vars")
 
     def __init__(self, name: str, port: int | None = None):
         self.name = name
@@ -171,6 +173,7 @@ class Host:
         self._inventory: Inventory | None = None
         self._vars: dict | None = None
         self._groups: tuple[str, ...] | None = None
+        self.plugin_vars: dict | None = None  # from host_vars/ beside the inventory
         if port:
             self.set_variable("ansible_port", int(port))
 
@@ -189,13 +192,17 @@ class Host:
 
     @property
     def vars(self) -> dict:
-        """Effective variables: ``all``, then groups by (depth, priority, name), then the host.
+        """Effective variables, lowest first: ``all``, groups by (depth, priority, name),
+        ``group_vars/all``, ``group_vars/<group>`` in that order, the host, ``host_vars/<host>``.
 
         Hosts without variables of their own share one dict per set of groups: treat as read-only.
         """
         if self._vars is None:
             shared = self._profile().vars
-            self._vars = {**shared, **self.own_vars} if self.own_vars else shared
+            if self.own_vars or self.plugin_vars:
+                self._vars = {**shared, **(self.own_vars or {}), **(self.plugin_vars or {})}
+            else:
+                self._vars = shared
         return self._vars
 
     @property
@@ -280,6 +287,11 @@ class _GroupProfile:
         merged: dict = dict(all_group.vars) if all_group is not None else {}
         for group in ordered:
             merged.update(group.vars)
+        if all_group is not None and all_group.plugin_vars:
+            merged.update(all_group.plugin_vars)
+        for group in ordered:
+            if group.plugin_vars:
+                merged.update(group.plugin_vars)
         self.vars = merged
 
 
@@ -374,13 +386,17 @@ class Inventory:
                     closures.clear()
         self._freeze()
 
-    def _freeze(self) -> None:
+    def _freeze(self, forget_host_views: bool = False) -> None:
         """Cache every group's ancestors: the graph no longer changes after loading."""
         for group in self.groups.values():
             group._ancestors = None
         for group in self.groups.values():
             group._ancestors = group.ancestors()
         self._profiles = {}
+        if forget_host_views:
+            for host in self.hosts.values():
+                host._vars = None
+                host._groups = None
 
     def _unfreeze(self) -> None:
         for group in self.groups.values():
@@ -398,7 +414,7 @@ class Inventory:
     def group_vars(self, name: str) -> dict:
         """A group's own vars as ansible-inventory shows them (priority included if not 1)."""
         group = self.groups[name]
-        result = dict(group.vars)
+        result = {**group.vars, **(group.plugin_vars or {})}
         if group.priority != 1:
             result["ansible_group_priority"] = group.priority
         return result

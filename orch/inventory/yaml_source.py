@@ -90,8 +90,9 @@ def load_data(text: str) -> tuple[object, dict]:
         data = loader.get_single_data()
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
-        problem = error.problem or error.context or "invalid YAML"
-        raise YamlError(f"YAML parsing failed: {problem}", mark.line + 1 if mark else None) from None
+        text = " ".join(part for part in (error.context, error.problem) if part) or "invalid YAML"
+        text = text[0].upper() + text[1:] + ("" if text.endswith(".") else ".")
+        raise YamlError(f"YAML parsing failed: {text}", mark.line + 1 if mark else None) from None
     except yaml.YAMLError as error:
         raise YamlError(f"YAML parsing failed: {str(error).splitlines()[0]}", None) from None
     except RecursionError:
