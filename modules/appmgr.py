@@ -90,6 +90,8 @@ class AppError(Exception):
 def _settings(request):
     """host.json's ``config.appmgr``, checked for the keys this module needs."""
     settings = request.host.config("appmgr") or {}
+    if not settings:
+        raise AppError("appmgr is not set up on this host (host.json has no config.appmgr)")
     missing = [key for key in ("address", "port", "command", "pidfile", "revision_file")
                if not settings.get(key)]
     if missing:

@@ -93,7 +93,11 @@ AGENT = {
             "outputs": {
                 "backend": {"display_as": "Backend", "description": "The backend shown"},
                 "servers": {"display_as": "Servers",
-                            "description": "Per server: name, address, port, state",
+                            "description": "Server name → state, in backend order",
+                            "default": {}},
+                "details": {"display_as": "Details",
+                            "description": "Per server: name, address, port, state, weight and "
+                                           "HAProxy's srv_op_state/srv_admin_state numbers",
                             "default": []},
                 "states": {"display_as": "States",
                            "description": "How many servers are in each state, e.g. 'MAINT 2, UP 3'",
@@ -298,7 +302,8 @@ def _status(request):
         counts[server["state"]] = counts.get(server["state"], 0) + 1
     return {
         "backend": backend,
-        "servers": servers,
+        "servers": {server["name"]: server["state"] for server in servers},
+        "details": servers,
         "states": ", ".join(f"{state} {counts[state]}" for state in sorted(counts)),
         "up": counts.get("UP", 0),
         "maint": counts.get("MAINT", 0),

@@ -72,8 +72,11 @@ def test_stale_pidfile_of_another_process_is_not_killed(app, call):
 
 
 def test_unconfigured_host_is_a_clear_abort(call):
-    with pytest.raises(Aborted, match="appmgr is not configured on this host"):
+    with pytest.raises(Aborted, match=r"appmgr is not set up on this host \(host.json has no config.appmgr\)"):
         call("appmgr", "status", {}, {})
+    with pytest.raises(Aborted, match="host.json config.appmgr lacks pidfile"):
+        call("appmgr", "status", {}, {"appmgr": {"address": "127.0.0.1", "port": 1, "command": ["x"],
+                                                 "revision_file": "/tmp/r"}})
 
 
 def test_revision_parsing():

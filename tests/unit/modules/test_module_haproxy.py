@@ -40,8 +40,8 @@ def test_drain_sets_drain_state(lb, call):
 def test_status_lists_servers_and_counts(lb, call):
     call("haproxy", "disable", {"backend": "app", "server": "dev2"}, lb["config"])
     data = call("haproxy", "status", {"backend": "app"}, lb["config"])
-    assert [(server["name"], server["state"]) for server in data["servers"]] == [
-        ("dev1", "UP"), ("dev2", "MAINT"), ("dev3", "UP")]
+    assert list(data["servers"].items()) == [("dev1", "UP"), ("dev2", "MAINT"), ("dev3", "UP")]
+    assert data["details"][1]["name"] == "dev2" and data["details"][1]["admin_state"] & 0x01
     assert data["states"] == "MAINT 1, UP 2"
     assert (data["up"], data["maint"], data["total"]) == (2, 1, 3)
 
