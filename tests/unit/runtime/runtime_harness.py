@@ -18,11 +18,11 @@ REMOTE_PYTHON = "/usr/bin/python3"
 class RuntimeProcess:
     """One runtime process; ``call`` sends (module once, then) a request and returns the reply."""
 
-    def __init__(self, state_dir: Path, environ: dict | None = None):
+    def __init__(self, state_dir: Path, environ: dict | None = None, python: str = REMOTE_PYTHON):
         env = {"PATH": "/usr/bin:/bin", "HOME": str(state_dir.parent), "ORCH_STATE_DIR": str(state_dir)}
         env.update(environ or {})
         self.process = subprocess.Popen(
-            [REMOTE_PYTHON, "-I", "-S", "-c", bootstrap.COMMAND],
+            [python, "-I", "-S", "-c", bootstrap.COMMAND],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
         )
         self.process.stdin.write(bootstrap.payload())

@@ -1,9 +1,11 @@
 """The real runtime in a subprocess, spoken to over its frame protocol (no mocks)."""
 
 import json
+import os
 import re
 import uuid
 
+import pytest
 from runtime_harness import DEMO_MODULE, audit_lines
 
 from orch.runtime import core
@@ -253,3 +255,28 @@ def test_broken_host_json_stops_with_one_clear_line(state_dir):
     assert result.returncode == 1 and result.stdout == b""
     last = result.stderr.decode().strip().splitlines()[-1]
     assert last.startswith("orch runtime: cannot read ") and "host.json" in last
+
+
+OLDEST_PYTHON = "/root/.pyenv/versions/3.6.15/bin/python3.6"
+
+
+@pytest.mark.skipif(not os.path.exists(OLDEST_PYTHON), reason="no Python 3.6 on this machine")
+def test_runtime_and_modules_run_on_python_36(state_dir, tmp_path):
+    """Hosts may have Python 3.6: the runtime and every shipped module load and serve there."""
+    from runtime_harness import REPO, RuntimeProcess
+
+    process = RuntimeProcess(state_dir, python=OLDEST_PYTHON)
+    try:
+        assert process.hello["python"].startswith("3.6.")
+        assert process.call("rpcutil", "ping")["status"] == "OK"
+        assert process.call("rpcutil", "get_fact", {"fact": "os.family"})["data"]["value"] == "debian"
+        assert process.call("rpcutil", "get_fact", {})["status"] == "MissingData"
+        for path in sorted((REPO / "modules").glob("*.py")):
+            process.send_module(path.stem)
+            # An unknown action proves the module loaded (a load failure would be Aborted).
+            assert process.call(path.stem, "no_such_action")["status"] == "UnknownAction", path.name
+        process.send_module("demo", DEMO_MODULE)
+        assert process.call("demo", "slow", {"seconds": 5}, timeout=0.2)["status"] == "UnknownError"
+        assert process.call("demo", "boom")["message"] == "the disk is on fire"
+    finally:
+        assert process.close() == 0
