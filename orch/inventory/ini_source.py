@@ -131,6 +131,8 @@ def _host_line(line: str, groupname: str, inventory: Inventory, number: int) -> 
     group = inventory.groups.get(groupname)
     if group is None:
         raise IniError(f"Could not find group {groupname} in inventory", number)
+    if len(names) > 64 and port is None and not variables and inventory.add_new_hosts(names, groupname):
+        return
     hosts = inventory.hosts
     add_host = inventory.add_host
     groups = inventory.groups

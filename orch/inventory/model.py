@@ -139,14 +139,14 @@ class Group:
             return False
         self.host_list.append(host)
         self._host_names.add(host.name)
-        host.direct_groups.append(self)
+        host.direct_groups = host.direct_groups + (self,)
         return True
 
     def remove_host(self, host: Host) -> None:
         if host.name in self._host_names:
             self._host_names.discard(host.name)
             self.host_list = [h for h in self.host_list if h is not host]
-            host.direct_groups = [g for g in host.direct_groups if g is not self]
+            host.direct_groups = tuple(g for g in host.direct_groups if g is not self)
 
     def set_variable(self, key, value) -> None:
         if key == "ansible_group_priority":
@@ -163,17 +163,16 @@ class Group:
 class Host:
     """One host. ``vars`` are the effective variables (precedence applied), computed on use."""
 
-    __slots__ = ("name", "own_vars", "direct_groups", "_inventory", "_vars", "_groups",
-                 "plugin_vars")
+    __slots__ = ("name", "own_vars", "direct_groups", "plugin_vars", "_inventory", "_own")
 
-    def __init__(self, name: str, port: int | None = None):
+    def __init__(self, name: str, port: int | None = None, inventory: Inventory | None = None,
+                 groups: tuple = ()):
         self.name = name
         self.own_vars: dict | None = None
-        self.direct_groups: list[Group] = []
-        self._inventory: Inventory | None = None
-        self._vars: dict | None = None
-        self._groups: tuple[str, ...] | None = None
+        self.direct_groups: tuple[Group, ...] = groups
         self.plugin_vars: dict | None = None  # from host_vars/ beside the inventory
+        self._inventory = inventory
+        self._own: _HostViews | None = None  # views of a host with vars of its own
         if port:
             self.set_variable("ansible_port", int(port))
 
@@ -186,9 +185,15 @@ class Host:
         self.own_vars[key] = value
 
     # -- derived views (the inventory is complete once load_inventory returns) --------------
-    def _profile(self) -> _GroupProfile:
-        assert self._inventory is not None, "host not attached to an inventory"
-        return self._inventory._profile(self.direct_groups)
+    def _views(self) -> _HostViews:
+        """Shared views for hosts without vars of their own; a private one otherwise."""
+        profile = self._inventory._profile(self.direct_groups)
+        if self.own_vars is None and self.plugin_vars is None:
+            return profile
+        if self._own is None:
+            merged = {**profile.vars, **(self.own_vars or {}), **(self.plugin_vars or {})}
+            self._own = _HostViews(profile.names, merged)
+        return self._own
 
     @property
     def vars(self) -> dict:
@@ -197,30 +202,24 @@ class Host:
 
         Hosts without variables of their own share one dict per set of groups: treat as read-only.
         """
-        if self._vars is None:
-            shared = self._profile().vars
-            if self.own_vars or self.plugin_vars:
-                self._vars = {**shared, **(self.own_vars or {}), **(self.plugin_vars or {})}
-            else:
-                self._vars = shared
-        return self._vars
+        return self._views().vars
 
     @property
     def groups(self) -> tuple[str, ...]:
         """Every group the host is in, ancestors included, ``all`` excluded, in precedence order."""
-        if self._groups is None:
-            self._groups = self._profile().names
-        return self._groups
+        return self._inventory._profile(self.direct_groups).names
 
     @property
     def address(self) -> str:
         """Where to connect: ``ansible_host`` (or the older ``ansible_ssh_host``), else the name."""
-        value = self.vars.get("ansible_host", self.vars.get("ansible_ssh_host"))
+        variables = self.vars
+        value = variables.get("ansible_host", variables.get("ansible_ssh_host"))
         return str(value) if value not in (None, "") else self.name
 
     @property
     def port(self) -> int:
-        value = self.vars.get("ansible_port", self.vars.get("ansible_ssh_port"))
+        variables = self.vars
+        value = variables.get("ansible_port", variables.get("ansible_ssh_port"))
         if value in (None, ""):
             return 22
         try:
@@ -234,29 +233,64 @@ class Host:
 
     @property
     def user(self) -> str | None:
-        value = self.vars.get("ansible_user", self.vars.get("ansible_ssh_user"))
+        variables = self.vars
+        value = variables.get("ansible_user", variables.get("ansible_ssh_user"))
         return str(value) if value not in (None, "") else None
 
     @property
     def key(self) -> str | None:
-        value = self.vars.get("ansible_ssh_private_key_file", self.vars.get("ansible_private_key_file"))
+        variables = self.vars
+        value = variables.get("ansible_ssh_private_key_file",
+                              variables.get("ansible_private_key_file"))
         return str(value) if value not in (None, "") else None
 
     @property
     def facts(self) -> dict:
-        """Static facts from the ``facts`` var (a mapping; anything else counts as none)."""
-        value = self.vars.get("facts")
-        return value if isinstance(value, dict) else {}
+        """Static facts from the ``facts`` var (a mapping; anything else counts as none).
+        Shared between hosts: treat as read-only."""
+        return self._views().facts
 
     @property
-    def classes(self) -> set[str]:
+    def classes(self) -> frozenset[str]:
         """The ``classes`` var plus the names of every group the host is in."""
-        return set(_names(self.vars.get("classes"))) | set(self.groups)
+        return self._views().classes
 
     @property
-    def agents(self) -> set[str]:
+    def agents(self) -> frozenset[str]:
         """Modules the host offers, from the ``agents`` var."""
-        return set(_names(self.vars.get("agents")))
+        return self._views().agents
+
+
+class _HostViews:
+    """Effective vars and what orch derives from them, computed once per distinct vars."""
+
+    __slots__ = ("names", "vars", "_facts", "_classes", "_agents")
+
+    def __init__(self, names: tuple[str, ...], variables: dict):
+        self.names = names
+        self.vars = variables
+        self._facts: dict | None = None
+        self._classes: frozenset[str] | None = None
+        self._agents: frozenset[str] | None = None
+
+    @property
+    def facts(self) -> dict:
+        if self._facts is None:
+            value = self.vars.get("facts")
+            self._facts = value if isinstance(value, dict) else {}
+        return self._facts
+
+    @property
+    def classes(self) -> frozenset[str]:
+        if self._classes is None:
+            self._classes = frozenset(_names(self.vars.get("classes"))) | frozenset(self.names)
+        return self._classes
+
+    @property
+    def agents(self) -> frozenset[str]:
+        if self._agents is None:
+            self._agents = frozenset(_names(self.vars.get("agents")))
+        return self._agents
 
 
 def _names(value) -> list[str]:
@@ -270,20 +304,18 @@ def _names(value) -> list[str]:
     return [str(value)]
 
 
-class _GroupProfile:
+class _GroupProfile(_HostViews):
     """What every host with the same direct groups shares: groups in order and merged vars."""
 
-    __slots__ = ("groups", "names", "vars")
+    __slots__ = ()
 
-    def __init__(self, all_group: Group | None, direct: list[Group]):
+    def __init__(self, all_group: Group | None, direct: tuple[Group, ...]):
         closure: set[Group] = set()
         for group in direct:
             closure.add(group)
             closure.update(group.ancestors())
         ordered = sorted((g for g in closure if g.name != "all"),
                          key=lambda g: (g.depth, g.priority, g.name))
-        self.groups = ordered
-        self.names = tuple(g.name for g in ordered)
         merged: dict = dict(all_group.vars) if all_group is not None else {}
         for group in ordered:
             merged.update(group.vars)
@@ -292,7 +324,7 @@ class _GroupProfile:
         for group in ordered:
             if group.plugin_vars:
                 merged.update(group.plugin_vars)
-        self.vars = merged
+        super().__init__(tuple(g.name for g in ordered), merged)
 
 
 class Inventory:
@@ -331,8 +363,7 @@ class Inventory:
                 raise InventoryError(f"Could not find group {group} in inventory")
         host = self.hosts.get(name)
         if host is None:
-            host = Host(name, port)
-            host._inventory = self
+            host = Host(name, port, self)
             self.hosts[name] = host
         if target is not None:
             target.add_host(host)
@@ -368,7 +399,7 @@ class Inventory:
         self._freeze()
         closures: dict[tuple, frozenset] = {}
         for host in list(self.hosts.values()):
-            key = tuple(host.direct_groups)
+            key = host.direct_groups
             mine = closures.get(key)
             if mine is None:
                 found: set[Group] = set()
@@ -395,20 +426,37 @@ class Inventory:
         self._profiles = {}
         if forget_host_views:
             for host in self.hosts.values():
-                host._vars = None
-                host._groups = None
+                host._own = None
 
     def _unfreeze(self) -> None:
         for group in self.groups.values():
             group._ancestors = None
         self._profiles = {}
 
-    def _profile(self, direct: list[Group]) -> _GroupProfile:
-        key = tuple(direct)
-        profile = self._profiles.get(key)
+    def _profile(self, direct: tuple[Group, ...]) -> _GroupProfile:
+        profile = self._profiles.get(direct)
         if profile is None:
-            profile = self._profiles[key] = _GroupProfile(self.groups.get("all"), direct)
+            profile = self._profiles[direct] = _GroupProfile(self.groups.get("all"), direct)
         return profile
+
+    def add_new_hosts(self, names: list[str], group: str) -> bool:
+        """Fast path for a range line: many hosts, none known yet, no port, one group.
+
+        Same result as ``add_host`` per name; returns False (doing nothing) when the names are
+        not all new and distinct, so the caller takes the one-by-one path.
+        """
+        hosts = self.hosts
+        target = self.groups[group]
+        if len(set(names)) != len(names) or any(name in hosts for name in names):
+            return False
+        if not all(names):
+            return False
+        groups = (target,)
+        new = [Host(name, None, self, groups) for name in names]
+        hosts.update(zip(names, new, strict=True))
+        target.host_list.extend(new)
+        target._host_names.update(names)
+        return True
 
     # -- views for users of the inventory --------------------------------------------------
     def group_vars(self, name: str) -> dict:

@@ -108,9 +108,9 @@ def expand_hostname_range(line: str) -> list[str]:
         raise RangeError(f"host range {nrange!r} expands to {len(seq)} hosts (at most "
                          f"{MAX_RANGE_HOSTS} allowed)")
     if width:
-        items = [str(item).zfill(width) for item in seq]
+        items = list(map(f"{{:0{width}d}}".format, seq))
     else:
-        items = [str(item) for item in seq]
+        items = list(map(str, seq))
     if "[" in tail:
         names: list[str] = []
         for item in items:
@@ -121,4 +121,5 @@ def expand_hostname_range(line: str) -> list[str]:
         return names
     if not head and not tail:
         return items
-    return [head + item + tail for item in items]
+    template = head.replace("{", "{{").replace("}", "}}") + "{}" + tail.replace("{", "{{").replace("}", "}}")
+    return list(map(template.format, items))
