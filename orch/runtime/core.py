@@ -395,7 +395,8 @@ def mask_args(declaration, action, args):
     """``args`` with every sensitive input's value replaced by MASK.
 
     When the module or action is unknown nobody can say which inputs are sensitive, so every
-    value is masked: a typo must not leak a password into the audit log.
+    value is masked, and so is any undeclared input: a typo must not leak a password into the
+    audit log.
     """
     inputs = None
     if declaration is not None:
@@ -404,7 +405,7 @@ def mask_args(declaration, action, args):
             inputs = action_spec.get("inputs") or {}
     masked = {}
     for name, value in (args or {}).items():
-        if inputs is None or (inputs.get(name) or {}).get("sensitive"):
+        if inputs is None or name not in inputs or (inputs[name] or {}).get("sensitive"):
             masked[name] = MASK
         else:
             masked[name] = value

@@ -96,6 +96,7 @@ def test_sensitive_value_never_in_messages():
     assert mask_args(AGENT, "go", {"secret": "x", "revision": 1}) == {"secret": "********",
                                                                        "revision": 1}
     assert mask_args(None, "go", {"revision": 1}) == {"revision": "********"}
+    assert mask_args(AGENT, "go", {"pasword": "x"}) == {"pasword": "********"}
 
 
 def test_coerce_from_command_line_strings():
