@@ -173,6 +173,7 @@ class Engine:
         fail_ok: bool = False,
         max_fail: int | str = 0,
         condition: Callable[[str, dict, dict], bool] | None = None,
+        condition_text: str = "",
         skip_done: bool = True,
         where: Where | None = None,
     ) -> dict:
@@ -208,7 +209,7 @@ class Engine:
             view["replies"][name] = {"status": status, "message": message, "data": data}
             view["data"][name] = data
             if status == "OK" and condition is not None and not condition(name, data, view["replies"][name]):
-                status, message = "AssertFailed", "assertion is false"
+                status, message = "AssertFailed", f"assert {condition_text or 'check'} is false"
             if status == "OK":
                 view["ok"].append(name)
             elif status == "Unreachable":
@@ -272,7 +273,8 @@ class Engine:
             self.emit(ev.StepFailed(step=failure.step, reason=self.mask(failure.reason)))
             if len(hosts_by_set) == len(play.nodes):
                 await self._cleanup(play.on_fail, context, hosts_by_set, prefix)
-            return False, f"step {failure.step} failed: {failure.reason}"
+            ran = " (on_fail ran)" if play.on_fail and len(hosts_by_set) == len(play.nodes) else ""
+            return False, f"play {play.name!r} stopped: step {failure.step} failed{ran}"
         await self._cleanup(play.on_success, context, hosts_by_set, prefix, stop=True)
         return True, ""
 
@@ -358,7 +360,8 @@ class Engine:
             try_sleep=_number(step.try_sleep, context, step.where),
             timeout=None if step.timeout is None else _number(step.timeout, context, step.where),
             verbose=step.verbose, summarize=step.summarize, fail_ok=step.fail_ok,
-            max_fail=max_fail, condition=condition, skip_done=not step.rerun_on_resume,
+            max_fail=max_fail, condition=condition, condition_text=step.condition or "",
+            skip_done=not step.rerun_on_resume,
             where=step.where)
         if step.register:
             context[step.register] = view

@@ -65,7 +65,7 @@ def run(args, env) -> int:
                       f"failcount={step.failcount} unreachable={step.unreachable}]\n")
             if step.failed and step.reason:
                 out.write(f"  reason: {step.reason}\n")
-            for host in step.hosts:
+            for host in sorted(step.hosts, key=lambda entry: _natural(entry["host"])):
                 tries = f" attempts={host['attempts']}" if host.get("attempts", 0) > 1 else ""
                 message = f" {host['message']}" if host.get("message") and host["status"] != "OK" else ""
                 out.write(f"  {host['host']:<20} {host['status']}{tries}{message}\n")
@@ -80,3 +80,10 @@ def _when(epoch: float | None) -> str:
     if not epoch:
         return "-"
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(epoch))
+
+
+def _natural(name: str) -> list:
+    """dev2 before dev10."""
+    import re
+
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]

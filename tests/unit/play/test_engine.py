@@ -123,7 +123,8 @@ def test_rolling_failure_stops_and_reenables_everything(registry):
 
 def test_rolling_refuses_a_cluster_too_small_for_its_batch(registry):
     outcome, calls, events = run(ROLLING, registry, {**INPUTS, "batch_size": "3"})
-    assert not outcome.ok and "a batch of 3 would empty the backend" in outcome.message
+    [failed] = [e for e in events if isinstance(e, ev.StepFailed)]
+    assert not outcome.ok and "a batch of 3 would empty the backend" in failed.reason
     assert not any(c["action"] in ("disable", "upgrade") for c in calls)
 
 
@@ -158,7 +159,9 @@ def test_register_assert_and_max_fail(tmp_path, registry):
     outcome, calls, events = run(path, registry, {"secret": "s3cret"}, behaviour)
     banner = next(e.text for e in events if isinstance(e, ev.Announced))
     assert banner == "4 healthy, dev1,dev2 not; key ********"
-    assert not outcome.ok and outcome.message.endswith("too many unhealthy hosts")
+    [failed] = [e for e in events if isinstance(e, ev.StepFailed)]
+    assert not outcome.ok and failed.reason == "too many unhealthy hosts"
+    assert outcome.failed["dev1"] == "nrpe#runcommand: AssertFailed: assert exitcode == 0 is false"
     assert events[0].inputs == {"secret": "********"}
 
 
