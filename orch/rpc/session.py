@@ -15,12 +15,11 @@ import time
 import uuid
 from collections.abc import Sequence
 
-from orch.rpc.args import check_args
-from orch.rpc.summary import summaries
-
 from orch.errors import InputError, RequestTimeout, TransportError, Unreachable
 from orch.output import events as ev
+from orch.rpc.args import check_args
 from orch.rpc.result import OK, UNREACHABLE, HostResult, StepResult
+from orch.rpc.summary import summaries
 from orch.transport import Pool, Target, TransportOptions
 
 
@@ -172,6 +171,12 @@ class RpcSession:
                               time.monotonic() - started, attempt)
         except TransportError as error:
             return HostResult(host.name, "UnknownError", str(error), {},
+                              time.monotonic() - started, attempt)
+        except Exception as error:  # one host's surprise must not sink the others
+            self._channels.pop(host.name, None)
+            self.pool.forget(host.name)
+            return HostResult(host.name, "UnknownError",
+                              f"internal error: {type(error).__name__}: {error}", {},
                               time.monotonic() - started, attempt)
         status = str(reply.get("status", "UnknownError"))
         data = reply.get("data") or {}

@@ -101,7 +101,7 @@ class Pool:
             target.address, target.port)
         kwargs = dict(
             port=target.port,
-            username=target.user or None,
+            username=target.user or (),  # () = asyncssh's default (local user)
             known_hosts=None if accept_new else known.trusted,
             connect_timeout=options.connect_timeout,
             login_timeout=options.connect_timeout,
