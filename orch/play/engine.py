@@ -100,6 +100,7 @@ class Engine:
         self.failed: dict[str, str] = {}
         self.unreachable: dict[str, str] = {}
         self._options: dict[str, _StepOptions] = {}
+        self._cleaning = 0  # inside on_fail/on_success: never skip on resume
         self._started = time.monotonic()
 
     # -- events --------------------------------------------------------------------------------
@@ -280,15 +281,21 @@ class Engine:
 
     async def _cleanup(self, steps: tuple, context: dict, hosts_by_set: dict, prefix: str,
                        stop: bool = False) -> None:
-        """on_fail runs every step even if one fails; on_success stops at the first failure."""
-        for step in steps:
-            try:
-                await self._step(step, context, hosts_by_set, prefix)
-            except StepFailure as failure:
-                self.emit(ev.StepFailed(step=failure.step, reason=self.mask(failure.reason)))
-                if stop:
-                    self.failed.setdefault("(play)", failure.reason)
-                    return
+        """on_fail runs every step even if one fails; on_success stops at the first failure.
+
+        Neither is skipped on ``--resume``: they put things back, whatever ran before."""
+        self._cleaning += 1
+        try:
+            for step in steps:
+                try:
+                    await self._step(step, context, hosts_by_set, prefix)
+                except StepFailure as failure:
+                    self.emit(ev.StepFailed(step=failure.step, reason=self.mask(failure.reason)))
+                    if stop:
+                        self.failed.setdefault("(play)", failure.reason)
+                        return
+        finally:
+            self._cleaning -= 1
 
     async def _resolve_set(self, node_set: NodeSet, context: dict) -> list:
         def render(value):
@@ -361,7 +368,7 @@ class Engine:
             timeout=None if step.timeout is None else _number(step.timeout, context, step.where),
             verbose=step.verbose, summarize=step.summarize, fail_ok=step.fail_ok,
             max_fail=max_fail, condition=condition, condition_text=step.condition or "",
-            skip_done=not step.rerun_on_resume,
+            skip_done=not step.rerun_on_resume and not self._cleaning,
             where=step.where)
         if step.register:
             context[step.register] = view

@@ -92,6 +92,16 @@ def test_resume_skips_pairs_that_succeeded(registry):
     assert events[0].resumed_from == "RUN0"
 
 
+def test_resume_never_skips_on_fail(registry):
+    def behaviour(module, action, host, args, attempt):
+        return ("Aborted", "no", {}) if action == "upgrade" else ("OK", "", {})
+
+    outcome, calls, events = run(SEED, registry, behaviour=behaviour, done={("on_fail[0]", "lb1")})
+    assert not outcome.ok
+    assert calls[-1]["step"] == "on_fail[0]" and calls[-1]["hosts"] == ["lb1"]
+    assert not any(isinstance(e, ev.HostSkipped) for e in events)
+
+
 def test_rolling_play_goes_batch_by_batch(registry):
     hosts = lab_hosts()
     outcome, calls, events = run(ROLLING, registry, hosts=hosts)
