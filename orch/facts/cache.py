@@ -34,6 +34,9 @@ class FactCache(Protocol):
     def values(self, key: str) -> dict[str, Any]:
         """``{host: value}`` of one dotted fact key, for every cached host that has it."""
 
+    def value_groups(self, key: str) -> list[tuple[Any, list[str]]]:
+        """``[(value, [hosts])]`` of one key, one entry per distinct value."""
+
     def close(self) -> None: ...
 
 

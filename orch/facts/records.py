@@ -115,6 +115,26 @@ def value_text(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
 
 
+def group_values(values: Mapping[str, Any]) -> list[tuple[Any, list[str]]]:
+    """``{host: value}`` → ``[(value, [hosts])]``, one entry per distinct value (typed: 12 ≠ "12").
+
+    Selection tests each distinct value once instead of each host, and ``orch facts`` counts
+    the groups; a fleet has far fewer distinct values than hosts.
+    """
+    groups: dict[tuple, tuple[Any, list[str]]] = {}
+    for name, value in values.items():
+        if isinstance(value, str | int | float):
+            key = (value.__class__, value)
+        else:
+            key = (value.__class__, json.dumps(value, sort_keys=True, default=str))
+        entry = groups.get(key)
+        if entry is None:
+            groups[key] = (value, [name])
+        else:
+            entry[1].append(name)
+    return list(groups.values())
+
+
 @dataclass(frozen=True)
 class HostRecord:
     """What selection needs to know about a host: its name, classes, agents and facts.

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from orch.errors import InputError, OrchError, Where
-from orch.facts.records import MISSING, lookup
+from orch.facts.records import MISSING, group_values, lookup
 
 FACTS_KEY = "orch:facts"
 GATHERED_KEY = "orch:facts:gathered"
@@ -82,3 +82,6 @@ class RedisFactCache:
                 found[name.decode()] = value
         return found
 
+
+    def value_groups(self, key: str) -> list[tuple[Any, list[str]]]:
+        return group_values(self.values(key))

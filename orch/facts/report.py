@@ -2,30 +2,33 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from orch.facts.records import value_text
 from orch.select.facts_match import as_number
 
 
-def distribution(values: Mapping[str, Any], order: Sequence[str]) -> list[tuple[str, Any, list[str]]]:
-    """``[(text, value, [hosts])]`` per distinct value, numbers in numeric order, then text.
+def distribution(groups: Sequence[tuple[Any, list[str]]]) -> list[tuple[str, Any, list[str]]]:
+    """``[(text, value, [hosts])]`` per distinct printed value, numbers in numeric order first.
 
-    Hosts are listed in ``order`` (inventory order); hosts without the fact are left out.
+    ``groups`` is ``[(value, [hosts])]`` (hosts without the fact are simply absent); values
+    that print the same (``12`` and ``"12"``) are counted together, as ``mco facts`` would.
     """
-    groups: dict[str, tuple[Any, list[str]]] = {}
-    for name in order:
-        if name in values:
-            value = values[name]
-            text = value_text(value)
-            groups.setdefault(text, (value, []))[1].append(name)
+    merged: dict[str, tuple[Any, list[str]]] = {}
+    for value, hosts in groups:
+        text = value_text(value)
+        entry = merged.get(text)
+        if entry is None:
+            merged[text] = (value, list(hosts))
+        else:
+            entry[1].extend(hosts)
 
     def key(text: str):
         number = as_number(text)
         return (0, number, text) if number is not None else (1, 0, text)
 
-    return [(text, groups[text][0], groups[text][1]) for text in sorted(groups, key=key)]
+    return [(text, merged[text][0], sorted(merged[text][1])) for text in sorted(merged, key=key)]
 
 
 def render_text(fact: str, rows: list, selected: int, verbose: bool = False) -> str:
@@ -36,7 +39,7 @@ def render_text(fact: str, rows: list, selected: int, verbose: bool = False) -> 
         lines.append(f"        {text:<{width}}found {len(hosts)} times")
         if verbose:
             lines.append("")
-            lines.extend(f"            {name}" for name in sorted(hosts))
+            lines.extend(f"            {name}" for name in hosts)
             lines.append("")
     found = sum(len(hosts) for _, _, hosts in rows)
     if not verbose:

@@ -6,6 +6,10 @@ gathered (exact round trip), and ``fact_values`` keeps the same facts flattened 
 hosts then reads one key's 100,000 rows as native SQLite values instead of decoding 100,000
 JSON documents. Scalars are stored natively (text, integer, real); lists, booleans and
 nulls as JSON text with ``encoded = 1``.
+
+A third table, ``columns``, memoizes one key's distinct values with their hosts as one JSON
+document, tagged with the cache's generation (bumped by every write): the first discovery
+after a gather pays for grouping the rows, later ones read one document.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from orch.errors import InputError, Where
-from orch.facts.records import flatten, unflatten_into
+from orch.facts.records import flatten, group_values, unflatten_into
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS hosts (
@@ -34,8 +38,18 @@ CREATE TABLE IF NOT EXISTS fact_values (
     encoded INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (key, host)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS columns (
+    key TEXT PRIMARY KEY,
+    generation INTEGER NOT NULL,
+    data TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS meta (
+    name TEXT PRIMARY KEY,
+    value
+) WITHOUT ROWID;
 """
 _CHUNK = 500
+_SEPARATOR = "\x1f"  # between host names in a memoized column
 _INT64 = 2 ** 63
 
 
@@ -66,32 +80,39 @@ class SqliteFactCache:
             raise InputError(f"expected sqlite:///path/to/facts.db, got {url!r}", Where(path="fact_cache"))
         self.path = os.path.expanduser(path)
         self._connection: sqlite3.Connection | None = None
+        self._schema_ready = False
 
     def _connect(self, create: bool) -> sqlite3.Connection | None:
-        if self._connection is not None:
-            return self._connection
-        if not create and not os.path.exists(self.path):
-            return None
-        try:
-            if create:
-                os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
-            connection = sqlite3.connect(self.path, timeout=30)
-            if create:
+        """The connection; ``create`` makes the folder, file and tables (writers only)."""
+        connection = self._connection
+        if connection is None:
+            if not create and not os.path.exists(self.path):
+                return None
+            try:
+                if create:
+                    os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
+                connection = sqlite3.connect(self.path, timeout=30)
+                if not create and not connection.execute(
+                        "SELECT 1 FROM sqlite_master WHERE name = 'fact_values'").fetchone():
+                    connection.close()
+                    return None
+            except (sqlite3.Error, OSError) as error:
+                raise InputError(f"cannot open the fact cache: {error}", Where(self.path)) from None
+            self._connection = connection
+        if create and not self._schema_ready:
+            try:
                 connection.execute("PRAGMA journal_mode=WAL")
                 connection.executescript(_SCHEMA)
-            elif not connection.execute(
-                    "SELECT 1 FROM sqlite_master WHERE name = 'fact_values'").fetchone():
-                connection.close()
-                return None
-        except (sqlite3.Error, OSError) as error:
-            raise InputError(f"cannot open the fact cache: {error}", Where(self.path)) from None
-        self._connection = connection
+            except sqlite3.Error as error:
+                raise InputError(f"cannot open the fact cache: {error}", Where(self.path)) from None
+            self._schema_ready = True
         return connection
 
     def close(self) -> None:
         if self._connection is not None:
             self._connection.close()
             self._connection = None
+            self._schema_ready = False
 
     def _chunks(self, names: list[str]):
         for start in range(0, len(names), _CHUNK):
@@ -110,6 +131,10 @@ class SqliteFactCache:
                             f"SELECT name, facts FROM hosts WHERE name IN ({marks})", chunk):
                         stale.extend((key, name) for key, _ in flatten(json.loads(blob)))
                 connection.executemany("DELETE FROM fact_values WHERE key = ? AND host = ?", stale)
+                connection.execute("DELETE FROM columns")
+                connection.execute(
+                    "INSERT INTO meta (name, value) VALUES ('generation', 1) ON CONFLICT (name) "
+                    "DO UPDATE SET value = value + 1")
                 connection.executemany(
                     "INSERT OR REPLACE INTO hosts (name, gathered_at, facts) VALUES (?, ?, ?)",
                     ((name, gathered_at, json.dumps(facts[name], separators=(",", ":"), default=str))
@@ -168,3 +193,30 @@ class SqliteFactCache:
                 unflatten_into(subtrees.setdefault(host, {}), path[len(prefix):], _decode(value, encoded))
         found.update(subtrees)
         return found
+
+    def value_groups(self, key: str) -> list[tuple[Any, list[str]]]:
+        """One key's distinct values and their hosts, from the memo when it is current."""
+        connection = self._connect(create=False)
+        if connection is None:
+            return []
+        try:
+            row = connection.execute("SELECT value FROM meta WHERE name = 'generation'").fetchone()
+            generation = row[0] if row else 0
+            memo = connection.execute("SELECT generation, data FROM columns WHERE key = ?",
+                                      (key,)).fetchone()
+        except sqlite3.OperationalError:  # a cache written before the memo existed
+            return group_values(self.values(key))
+        if memo is not None and memo[0] == generation:
+            return [(value, names.split(_SEPARATOR) if names else [])
+                    for value, names in json.loads(memo[1])]
+        groups = group_values(self.values(key))
+        data = json.dumps([(value, _SEPARATOR.join(names)) for value, names in groups],
+                          separators=(",", ":"), default=str)
+        try:
+            with connection:
+                connection.execute(
+                    "INSERT OR REPLACE INTO columns (key, generation, data) VALUES (?, ?, ?)",
+                    (key, generation, data))
+        except sqlite3.Error:
+            pass  # read-only or busy: the memo is only an optimization
+        return groups

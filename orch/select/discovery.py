@@ -14,7 +14,7 @@ from typing import Any
 
 from orch.errors import InputError, Where
 from orch.facts.cache import FactCache, StaleFacts, open_cache
-from orch.facts.records import MISSING, deep_merge, lookup
+from orch.facts.records import MISSING, deep_merge, group_values, lookup
 from orch.select.facts_match import FactTest
 from orch.select.filter import Filter
 from orch.select.pattern import NamePattern
@@ -33,16 +33,22 @@ def _split_names(value) -> tuple[str, ...]:
 class InventoryContext:
     """Match context over inventory hosts plus a fact cache.
 
-    Hosts that share a vars dict and group list (every host of a range, say) share one
-    computed class and agent set, and one inventory-facts lookup per key.
+    Facts are read a key at a time as groups of hosts per distinct value, so a test runs once
+    per distinct value, not once per host. Hosts that share a vars dict and group list (every
+    host of a range, say) share one computed class and agent set.
     """
 
-    def __init__(self, hosts: dict, cache: FactCache | None):
+    #: above this many candidates, -C reads group membership instead of each host's classes
+    MEMBERSHIP_THRESHOLD = 1000
+
+    def __init__(self, hosts: dict, cache: FactCache | None, inventory=None):
         self.hosts = hosts
         self.cache = cache
+        self.inventory = inventory
         self._classes: dict[tuple[int, int], tuple] = {}
         self._agents: dict[int, tuple] = {}
-        self._columns: dict[str, dict[str, Any]] = {}
+        self._groups: dict[str, list[tuple[Any, list[str]]]] = {}
+        self._static: dict[str, dict] | None = None
 
     def classes_of(self, host) -> frozenset:
         host_vars, groups = host.vars, host.groups
@@ -60,7 +66,28 @@ class InventoryContext:
             entry = self._agents[id(host_vars)] = (host_vars, frozenset(_split_names(host_vars.get("agents"))))
         return entry[1]
 
+    def _members(self, pattern: NamePattern) -> set | None:
+        """Hosts in a group the pattern names, when no ``classes`` var can add any; else None."""
+        inventory = self.inventory
+        if inventory is None or not self._own_vars_known():
+            return None
+        if any("classes" in group.vars for group in inventory.groups.values()):
+            return None
+        members: set = set()
+        for name, group in inventory.groups.items():
+            if name != "all" and pattern.matches(name):
+                members.update(host.name for host in group.all_hosts())
+        for name, host in self.hosts.items():
+            own = getattr(host, "own_vars", None)
+            if own and "classes" in own and pattern.matches_any(_split_names(own["classes"])):
+                members.add(name)
+        return members
+
     def with_class(self, pattern: NamePattern, candidates: set) -> set:
+        if len(candidates) > self.MEMBERSHIP_THRESHOLD:
+            members = self._members(pattern)
+            if members is not None:
+                return candidates & members
         hosts = self.hosts
         memo: dict[frozenset, bool] = {}
         found = set()
@@ -86,51 +113,61 @@ class InventoryContext:
                 found.add(name)
         return found
 
-    def column(self, key: str) -> dict[str, Any]:
-        """``{host: value}`` of one fact key over the inventory: cached over inventory facts."""
-        column = self._columns.get(key)
-        if column is not None:
-            return column
-        cached = self.cache.values(key) if self.cache is not None else {}
-        column = {}
-        static: dict[int, tuple] = {}
-        for name, host in self.hosts.items():
-            value = cached.get(name, MISSING)
-            if value is MISSING or isinstance(value, dict):
-                facts = host.facts
-                if facts:
-                    entry = static.get(id(facts))
-                    if entry is None:
-                        entry = static[id(facts)] = (facts, lookup(facts, key))
-                    inventory_value = entry[1]
-                    if value is MISSING:
-                        value = inventory_value
-                    elif isinstance(inventory_value, dict):
-                        value = deep_merge(inventory_value, value)
-            if value is not MISSING and value is not None:
-                column[name] = value
-        self._columns[key] = column
-        return column
+    def _own_vars_known(self) -> bool:
+        """Whether hosts expose ``own_vars`` (their own variables), for the fast paths."""
+        return all(hasattr(host, "own_vars") for host in list(self.hosts.values())[:1])
+
+    def static_facts(self) -> dict[str, dict]:
+        """``{host: facts}`` from the inventory, for hosts that have any (usually few)."""
+        if self._static is None:
+            groups = self.inventory.groups.values() if self.inventory is not None else None
+            if (groups is not None and self._own_vars_known()
+                    and not any("facts" in group.vars for group in groups)):
+                found = {}
+                for name, host in self.hosts.items():
+                    own = getattr(host, "own_vars", None)
+                    if own and isinstance(own.get("facts"), dict) and own["facts"]:
+                        found[name] = own["facts"]
+            else:
+                found = {name: host.facts for name, host in self.hosts.items() if host.facts}
+            self._static = found
+        return self._static
+
+    def value_groups(self, key: str) -> list[tuple[Any, list[str]]]:
+        """``[(value, [hosts])]`` of one fact key: cached values over inventory facts.
+
+        May name hosts that are in the cache but not in the inventory; callers intersect.
+        """
+        groups = self._groups.get(key)
+        if groups is not None:
+            return groups
+        groups = self.cache.value_groups(key) if self.cache is not None else []
+        overrides = {}
+        static = self.static_facts()
+        if static:
+            cached = {name: value for value, names in groups for name in names}
+            for name, facts in static.items():
+                value = lookup(facts, key)
+                if value is MISSING or value is None:
+                    continue
+                cached_value = cached.get(name, MISSING)
+                if cached_value is MISSING:
+                    overrides[name] = value
+                elif isinstance(cached_value, dict) and isinstance(value, dict):
+                    overrides[name] = deep_merge(value, cached_value)
+        if overrides:
+            groups = [(value, [name for name in names if name not in overrides])
+                      for value, names in groups]
+            groups.extend(group_values(overrides))
+        self._groups[key] = groups
+        return groups
 
     def with_fact(self, test: FactTest, candidates: set) -> set:
-        column = self.column(test.key)
-        memo: dict[tuple, bool] = {}
-        found = set()
-        if len(candidates) > len(column):
-            pairs = ((name, value) for name, value in column.items() if name in candidates)
-        else:
-            pairs = ((name, column[name]) for name in candidates if name in column)
-        for name, value in pairs:
-            try:
-                memo_key = (value.__class__, value)
-                hit = memo.get(memo_key)
-                if hit is None:
-                    hit = memo[memo_key] = test.matches(value)
-            except TypeError:  # lists and mappings are not hashable
-                hit = test.matches(value)
-            if hit:
-                found.add(name)
-        return found
+        found: set = set()
+        for value, names in self.value_groups(test.key):
+            if test.matches(value):
+                found.update(names)
+        return candidates & found
 
 
 class Selection:
@@ -142,16 +179,26 @@ class Selection:
         self.names = names
         self.cache_url = cache_url
 
-    def values(self, key: str) -> dict[str, Any]:
-        """``{host: value}`` of one fact over the selected hosts (cached over inventory facts)."""
+    def value_groups(self, key: str) -> list[tuple[Any, list[str]]]:
+        """``[(value, [hosts])]`` of one fact over the selected hosts (cached over inventory)."""
         cache = open_cache(self.cache_url)
         self.context.cache = cache
         try:
-            column = self.context.column(key)
+            groups = self.context.value_groups(key)
         finally:
             self.context.cache = None
             cache.close()
-        return {name: column[name] for name in self.names if name in column}
+        selected = set(self.names)
+        found = []
+        for value, names in groups:
+            names = [name for name in names if name in selected]
+            if names:
+                found.append((value, names))
+        return found
+
+    def values(self, key: str) -> dict[str, Any]:
+        """``{host: value}`` of one fact over the selected hosts."""
+        return {name: value for value, names in self.value_groups(key) for name in names}
 
     def hosts(self) -> list:
         """The selected hosts as SelectedHost (inventory host + cached facts, loaded on use)."""
@@ -196,7 +243,7 @@ def select(config, filter: Filter, max_age: float | None = None,
     inventory = _load_inventory(config, inventory_paths)
     cache = open_cache(config.fact_cache)
     try:
-        context = InventoryContext(inventory.hosts, cache)
+        context = InventoryContext(inventory.hosts, cache, inventory)
         order = list(inventory.hosts)
         candidates = selector.prefilter(context, order)
         if max_age is not None:

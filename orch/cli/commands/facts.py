@@ -78,8 +78,7 @@ def run(args, env) -> int:
     from orch.facts.report import distribution, render_json, render_text
 
     selection = select_from_args(args, env, config)
-    values = selection.values(args.fact)
-    rows = distribution(values, selection.names)
+    rows = distribution(selection.value_groups(args.fact))
     if args.json:
         import json
 

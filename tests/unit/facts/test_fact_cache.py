@@ -96,3 +96,14 @@ def test_records_helpers():
         {"os": {"family": "debian", "major": 12}}
     assert dict(flatten({"a": {"b": 1, "c": {}}, "d": [1]})) == {"a.b": 1, "a.c": {}, "d": [1]}
     assert [value_text(v) for v in (True, 12, 1.5, "x", [1, "a"])] == ["true", "12", "1.5", "x", '[1,"a"]']
+
+
+def test_value_groups_and_the_sqlite_memo(cache):
+    cache.put_many({"a": {"n": 12, "s": "x"}, "b": {"n": "12", "s": "x"}, "c": {"n": 12}})
+    groups = sorted((repr(value), sorted(names)) for value, names in cache.value_groups("n"))
+    assert groups == [("'12'", ["b"]), ("12", ["a", "c"])]
+    assert [(v, sorted(n)) for v, n in cache.value_groups("s")] == [("x", ["a", "b"])]
+    cache.value_groups("s")  # served from the memo on SQLite
+    cache.put_many({"c": {"s": "y"}})  # a write invalidates it
+    assert sorted((v, sorted(n)) for v, n in cache.value_groups("s")) == [("x", ["a", "b"]), ("y", ["c"])]
+    assert sorted((repr(v), sorted(n)) for v, n in cache.value_groups("n")) == [("'12'", ["b"]), ("12", ["a"])]

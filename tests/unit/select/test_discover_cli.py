@@ -71,3 +71,36 @@ def test_discover_api_returns_hosts_with_merged_facts(fleet):
     assert host.gathered_at == 5.0
     assert "web" in host.classes and host.address == "dev1" and host.port == 22
     assert discover(config, Filter(identities=("nosuch",))) == []
+
+
+MIXED = """\
+[web]
+web[01:30] classes=frontend
+web31 classes=frontend,legacy
+[db]
+db[1:5]
+[app:children]
+web
+[legacy]
+old1 facts='{"cluster": "alfa"}'
+"""
+
+
+def test_group_membership_fast_path_agrees_with_per_host_classes(tmp_path, monkeypatch):
+    from orch.inventory import load_inventory
+    from orch.select.discovery import InventoryContext
+    from orch.select.pattern import NamePattern
+
+    path = tmp_path / "mixed.ini"
+    path.write_text(MIXED)
+    inventory = load_inventory([str(path)])
+    names = set(inventory.hosts)
+    for text in ("web", "app", "frontend", "legacy", "/^(db|leg)/", "ungrouped", "nosuch", "/./"):
+        pattern = NamePattern.parse(text)
+        slow = InventoryContext(inventory.hosts, None, inventory).with_class(pattern, set(names))
+        monkeypatch.setattr(InventoryContext, "MEMBERSHIP_THRESHOLD", 0)
+        fast = InventoryContext(inventory.hosts, None, inventory).with_class(pattern, set(names))
+        monkeypatch.undo()
+        assert fast == slow, text
+        expected = {name for name in names if pattern.matches_any(inventory.hosts[name].classes)}
+        assert fast == expected, text
