@@ -1,0 +1,139 @@
+"""Run one command and report what it cost the controller: wall, CPU of its whole tree, memory.
+
+    python bench/timed.py RESULT.json LOG -- CMD [ARG ...]
+
+Why a wrapper: the CPU of a tool is the CPU of every process it starts. ``getrusage
+(RUSAGE_CHILDREN)`` after ``wait`` adds up every descendant that was waited for, but ssh
+ControlPersist masters (Ansible's default) daemonize and would escape. This wrapper makes itself
+a *child subreaper* (``prctl(PR_SET_CHILD_SUBREAPER)``), so orphaned descendants are re-parented
+to it instead of to init; when the command exits it ends whatever it left behind (by pid, only
+its own descendants), reaps them, and only then reads the rusage: the masters' CPU is counted.
+
+Memory: ``ru_maxrss`` is the peak of the largest single process (the whole tool for orch, one
+fork for Ansible); ``tree_peak_rss_kib`` samples the summed RSS of all descendants every 0.5 s
+(coarse, but shows Ansible's forks). Standard library only.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import resource
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+PR_SET_CHILD_SUBREAPER = 36
+SAMPLE_EVERY = 0.5
+
+
+def _children_of(pid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as stream:
+                stat = stream.read()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(b")") + 2:].split()
+        if int(fields[1]) == pid:
+            found.append(int(entry))
+    return found
+
+
+def _tree_rss_kib(root: int) -> int:
+    """Summed RSS of ``root``'s descendants (one /proc walk, parent links followed in memory)."""
+    parents: dict[int, int] = {}
+    rss: dict[int, int] = {}
+    page_kib = os.sysconf("SC_PAGE_SIZE") // 1024
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as stream:
+                stat = stream.read()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(b")") + 2:].split()
+        parents[int(entry)] = int(fields[1])
+        rss[int(entry)] = int(fields[21]) * page_kib
+    total = 0
+    for pid, kib in rss.items():
+        node, depth = pid, 0
+        while node in parents and depth < 64:
+            node = parents[node]
+            depth += 1
+            if node == root:
+                total += kib
+                break
+    return total
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) < 4 or argv[2] != "--":
+        sys.stderr.write(__doc__)
+        return 2
+    result_path, log_path, command = argv[0], argv[1], argv[3:]
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    me = os.getpid()
+    peak = [0]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(SAMPLE_EVERY):
+            peak[0] = max(peak[0], _tree_rss_kib(me))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    with open(log_path, "wb") as log:
+        started = time.monotonic()
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL)
+        sampler.start()
+        code = process.wait()
+        command_wall = time.monotonic() - started
+        leftovers = _children_of(me)
+        for pid in leftovers:
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + 5
+        while True:
+            try:
+                pid, _ = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if pid == 0:
+                if time.monotonic() > deadline:
+                    for pid in _children_of(me):
+                        os.kill(pid, signal.SIGKILL)
+                    deadline = time.monotonic() + 5
+                time.sleep(0.01)
+        wall = time.monotonic() - started
+    done.set()
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    result = {
+        "command": command,
+        "exit": code,
+        "wall": round(wall, 4),
+        "command_wall": round(command_wall, 4),
+        "cpu_user": round(usage.ru_utime, 4),
+        "cpu_sys": round(usage.ru_stime, 4),
+        "cpu": round(usage.ru_utime + usage.ru_stime, 4),
+        "max_rss_kib": usage.ru_maxrss,
+        "tree_peak_rss_kib": max(peak[0], usage.ru_maxrss),
+        "leftovers_ended": len(leftovers),
+    }
+    with open(result_path, "w") as stream:
+        json.dump(result, stream)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
