@@ -24,6 +24,7 @@ from orch.lab.layout import topology
 
 REPO = Path(__file__).resolve().parent.parent
 LAB_APPS = 6
+DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # lab URLs never via a proxy
 
 
 @dataclass
@@ -124,8 +125,15 @@ class Lab:
 
     def http_get(self, url: str, timeout: float = 10) -> tuple[int, dict, str]:
         """(status, headers, body) of a GET, e.g. ``lab.http_get(lab.app_url("dev1"))``."""
-        with urllib.request.urlopen(url, timeout=timeout) as response:
+        with DIRECT.open(url, timeout=timeout) as response:
             return response.status, dict(response.headers), response.read().decode()
+
+    def post_json(self, url: str, document: dict, timeout: float = 10) -> tuple[int, str]:
+        """(status, body) of a JSON POST, e.g. to the webhook."""
+        request = urllib.request.Request(url, data=json.dumps(document).encode(), method="POST",
+                                         headers={"Content-Type": "application/json"})
+        with DIRECT.open(request, timeout=timeout) as response:
+            return response.status, response.read().decode()
 
     def orch(self, *argv, check=None, timeout: float = 120, input: str | None = None,
              env: dict | None = None) -> OrchResult:
@@ -205,3 +213,23 @@ def lab():
         yield start_lab(lab_dir, workdir)
     finally:
         stop_lab(lab_dir, workdir)
+
+
+@pytest.fixture
+def private_lab():
+    """Start labs a test may stop or rebuild: ``lab = private_lab(n=2)``; all stopped after."""
+    missing = lab_prerequisites_missing()
+    if missing:
+        pytest.skip(missing)
+    started = []
+
+    def start(n: int = 2, extra: tuple = ()) -> Lab:
+        lab_dir, workdir = make_lab_dirs("orch-lab-private-")
+        started.append((lab_dir, workdir))
+        return start_lab(lab_dir, workdir, n=n, extra=extra)
+
+    try:
+        yield start
+    finally:
+        for lab_dir, workdir in started:
+            stop_lab(lab_dir, workdir)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import shutil
+import urllib.request
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -220,7 +221,7 @@ def status(lab_dir: str | Path) -> LabStatus:
         if pid:
             up_count += 1
             found.append(Service("app", host.name, f"{host.address}:{settings.app_port}", pid,
-                                 _revision(lab_dir, host)))
+                                 _revision(host, settings.app_port)))
     return LabStatus(dir=str(lab_dir), exists=True, settings=_settings_dict(settings),
                      hosts=len(hosts), services=found, apps_up=up_count, apps_total=len(apps),
                      apps_started_max=settings.max_apps)
@@ -230,12 +231,16 @@ def _settings_dict(settings: LabSettings) -> dict:
     return asdict(settings)
 
 
-def _revision(lab_dir: Path, host: LabHost) -> str:
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def _revision(host: LabHost, port: int) -> str:
+    """What the app answers (the truth), not what its revision file says."""
     try:
-        return "revision " + (layout.state_dir(lab_dir, host.name) / "app" / "revision"
-                              ).read_text().strip()
+        with _DIRECT.open(f"http://{host.address}:{port}/", timeout=2) as response:
+            return "revision " + response.read(100).decode(errors="replace").strip()
     except OSError:
-        return ""
+        return "not answering"
 
 
 def down(lab_dir: str | Path) -> list[int]:

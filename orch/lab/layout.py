@@ -206,7 +206,7 @@ def _host_vars(host: LabHost, settings: LabSettings, key_file: str) -> dict:
             "classes": list(host.classes), "agents": list(host.agents), "facts": host.facts}
 
 
-class _NoAliases(yaml.SafeDumper):
+class _NoAliases(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):
     """Hosts share fact dicts; spell each out rather than ``&id001`` anchors."""
 
     def ignore_aliases(self, data) -> bool:
