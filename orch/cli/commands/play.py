@@ -82,8 +82,14 @@ def run(args, env) -> int:
             raise InputError(f"run {args.resume} ran play {previous.name!r}, not {name!r}",
                              Where(path="--resume"))
         for key, value in previous.inputs.items():
-            if value != MASK and key not in given and (input_names is None or key in input_names):
-                given[key] = value if isinstance(value, str) else str(value)
+            if value == MASK or (input_names is not None and key not in input_names):
+                continue
+            text = value if isinstance(value, str) else str(value)
+            if key in given and given[key] != text:
+                # What succeeded then was done with the old value: skipping it would be wrong.
+                raise InputError(f"run {args.resume} ran with {key}={text}; resume it with the "
+                                 f"same inputs (or start a new run)", Where(path=f"-e {key}"))
+            given[key] = text
         done = journal.succeeded(args.resume)
 
     ask = _prompter(env) if env.stdin_isatty else None

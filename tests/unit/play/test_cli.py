@@ -78,3 +78,18 @@ def test_runs_on_an_empty_journal(tmp_path):
     assert (code, out) == (0, "no runs in the journal yet\n")
     code, out, err = run(["runs", "nope"], tmp_path)
     assert code == 2 and "no run 'nope'" in err
+
+
+def test_resume_refuses_other_inputs(tmp_path):
+    from orch.journal import open_journal
+    from orch.output import events as ev
+
+    journal = open_journal(f"sqlite:///{tmp_path / 'journal.db'}")
+    journal(ev.RunStarted("20261125T081500-ab12cd", "app_cluster_upgrade", "play",
+                          {"cluster": "bravo", "backend": "app", "revision": 20}, "rip"))
+    journal.close()
+    code, out, err = run(["play", SEED, "--check", "--resume", "20261125T081500-ab12cd"], tmp_path)
+    assert (code, err) == (0, "")  # the old run's inputs are reused
+    code, out, err = run(["play", SEED, "revision=21", "--resume", "20261125T081500-ab12cd"],
+                         tmp_path)
+    assert code == 2 and "ran with revision=20; resume it with the same inputs" in err
