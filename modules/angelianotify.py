@@ -21,7 +21,6 @@ AGENT = {
     "version": "1.0",
     "author": "orch",
     "license": "MIT",
-    "url": "https://github.com/ripienaar/angelia",
     "timeout": 30,
     "actions": {
         "sendmsg": {

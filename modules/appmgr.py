@@ -30,7 +30,6 @@ AGENT = {
     "version": "1.0",
     "author": "orch",
     "license": "MIT",
-    "url": "https://github.com/ripienaar/mcollective-appmgr",
     "timeout": 60,
     "actions": {
         "upgrade": {
