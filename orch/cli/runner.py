@@ -44,9 +44,9 @@ async def execute_call(args, env, module: str, action: str, arguments: dict) -> 
     policy = "accept-new" if args.accept_new else None
     async with RpcSession(config, registry, sink, run_id, host_key_policy=policy) as session:
         session.prepare(module, action, arguments)  # bad input fails before discovery
-        hosts = discover(config, Filter.from_args(args), max_age=max_age)
+        hosts = offering(discover(config, Filter.from_args(args), max_age=max_age), module)
         if not hosts:
-            raise NothingMatched("no hosts matched the selection")
+            raise NothingMatched(f"no hosts matched the selection (and offer {module})")
         started = time.monotonic()
         sink(ev.RunStarted(run_id, f"call {module}.{action}", "call", {}, session.caller))
         sink(ev.Discovered("call", [h.name for h in hosts]))
@@ -61,6 +61,17 @@ async def execute_call(args, env, module: str, action: str, arguments: dict) -> 
         sink(ev.RunDone(run_id, not failed and not unreachable, failed, unreachable,
                         round(time.monotonic() - started, 3)))
     return ExitStatus.OK if result.all_ok else ExitStatus.HOSTS_FAILED
+
+
+def offering(hosts: list, module: str) -> list:
+    """Hosts that offer ``module``, as MCollective adds the agent filter to every call.
+
+    A host whose inventory declares no ``agents`` is assumed to offer every module (plain
+    Ansible inventories say nothing about agents); ``rpcutil`` is offered everywhere.
+    """
+    if module == "rpcutil":
+        return list(hosts)
+    return [host for host in hosts if not host.agents or module in host.agents]
 
 
 def _show_replies(env, result, sink) -> None:
