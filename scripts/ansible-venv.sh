@@ -10,4 +10,5 @@ if [ ! -x "$VENV/bin/ansible-inventory" ]; then
     "$VENV/bin/pip" install -q --upgrade pip
     "$VENV/bin/pip" install -q 'ansible-core>=2.19,<2.20'
 fi
-"$VENV/bin/ansible-inventory" --version | head -1
+version=$("$VENV/bin/ansible-inventory" --version)
+echo "${version%%$'\n'*}"

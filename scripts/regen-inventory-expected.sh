@@ -27,6 +27,20 @@ for path in "$DATA"/cases/*; do
     run -i "cases/$name" --list > "$DATA/expected/$name.json" 2>/dev/null
     run -i "cases/$name" --graph --vars > "$DATA/expected/$name.graph.txt" 2>/dev/null
     rm -f "$DATA/expected/$name.error.txt"
+    # --host for every host: one JSON object {host: what --host printed}
+    hosts=$("$ROOT/.venv-ansible/bin/python" -c 'import json,sys; print("\n".join(sorted(json.load(open(sys.argv[1]))["_meta"]["hostvars"].keys() | {h for g in json.load(open(sys.argv[1])).values() for h in g.get("hosts", [])})))' "$DATA/expected/$name.json")
+    {
+        echo "{"
+        first=1
+        while IFS= read -r host; do
+            [ -z "$host" ] && continue
+            [ $first = 1 ] || echo ","
+            first=0
+            printf '%s: ' "$("$ROOT/.venv-ansible/bin/python" -c 'import json,sys; print(json.dumps(sys.argv[1], ensure_ascii=False))' "$host")"
+            run -i "cases/$name" --host "$host" 2>/dev/null || echo null
+        done <<< "$hosts"
+        echo "}"
+    } > "$DATA/expected/$name.hosts.json"
 done
 for path in "$DATA"/cases/invalid/*; do
     name=$(basename "$path")

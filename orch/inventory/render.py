@@ -49,16 +49,20 @@ def _key(key) -> str:
     return str(key)
 
 
-def to_jsonable(value):
-    """Plain JSON types, converted as ansible-inventory's encoder converts them."""
+def to_jsonable(value, wrap_unsafe: bool = True):
+    """Plain JSON types, converted as ansible-inventory's encoder converts them.
+
+    ``wrap_unsafe``: ``--list`` marks untrusted text in host vars as ``{"__ansible_unsafe": ..}``;
+    ``--host`` prints it plain.
+    """
     if isinstance(value, UnsafeText):
-        return {"__ansible_unsafe": str(value)}
+        return {"__ansible_unsafe": str(value)} if wrap_unsafe else str(value)
     if isinstance(value, str | int | float | bool) or value is None:
         return value
     if isinstance(value, dict):
-        return {_key(k): to_jsonable(v) for k, v in value.items()}
+        return {_key(k): to_jsonable(v, wrap_unsafe) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
-        return [to_jsonable(item) for item in value]
+        return [to_jsonable(item, wrap_unsafe) for item in value]
     if isinstance(value, datetime.date | datetime.time):
         return value.isoformat()
     if isinstance(value, bytes):
@@ -155,4 +159,4 @@ def host_json(inventory: Inventory, host_name: str) -> str:
     if host is None:
         raise InputError(f"You must pass a single valid host to --host parameter: "
                          f"{host_name!r} is not in the inventory")
-    return _dump(to_jsonable(shown_vars(host)))
+    return _dump(to_jsonable(shown_vars(host), wrap_unsafe=False))

@@ -110,3 +110,17 @@ def test_invalid_reason_is_ansibles(root: Path, name: str):
 def _first_words(text: str) -> str:
     """Ansible prints Python type names of its own classes; compare the message up to them."""
     return text.split("<class")[0].split("got: '")[0].split("got:")[0].strip()[:60]
+
+
+HOST_CASES = [c for c in VALID if (c.values[0] / "expected" / f"{c.values[1]}.hosts.json").exists()]
+
+
+@pytest.mark.parametrize(("root", "name"), HOST_CASES)
+def test_host_equals_ansible_inventory_for_every_host(root: Path, name: str):
+    expected = json.loads((root / "expected" / f"{name}.hosts.json").read_text(encoding="utf-8"))
+    for host, variables in expected.items():
+        if variables is None:  # Ansible cannot address this host by name (e.g. a space in it)
+            continue
+        code, out, err = _orch(["inventory", "--host", host, "-i", str(root / "cases" / name)])
+        assert (code, err) == (0, "")
+        assert json.loads(out) == variables, host
