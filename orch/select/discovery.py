@@ -20,117 +20,48 @@ from orch.select.filter import Filter
 from orch.select.pattern import NamePattern
 
 
-def _split_names(value) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    if isinstance(value, str):
-        return tuple(item.strip() for item in value.split(",") if item.strip())
-    if isinstance(value, list | tuple | set | frozenset):
-        return tuple(str(item) for item in value if item is not None)
-    return (str(value),)
-
-
 class InventoryContext:
     """Match context over inventory hosts plus a fact cache.
 
     Facts are read a key at a time as groups of hosts per distinct value, so a test runs once
-    per distinct value, not once per host. Hosts that share a vars dict and group list (every
-    host of a range, say) share one computed class and agent set.
+    per distinct value, not once per host. Classes and agents come from each host's
+    ``classes``/``agents`` (sets the inventory shares between hosts of the same groups), and a
+    pattern is tested once per distinct set.
     """
-
-    #: above this many candidates, -C reads group membership instead of each host's classes
-    MEMBERSHIP_THRESHOLD = 1000
 
     def __init__(self, hosts: dict, cache: FactCache | None, inventory=None):
         self.hosts = hosts
         self.cache = cache
         self.inventory = inventory
-        self._classes: dict[tuple[int, int], tuple] = {}
-        self._agents: dict[int, tuple] = {}
         self._groups: dict[str, list[tuple[Any, list[str]]]] = {}
         self._static: dict[str, dict] | None = None
 
-    def classes_of(self, host) -> frozenset:
-        host_vars, groups = host.vars, host.groups
-        key = (id(host_vars), id(groups))
-        entry = self._classes.get(key)
-        if entry is None:
-            names = frozenset(_split_names(host_vars.get("classes"))) | frozenset(groups)
-            entry = self._classes[key] = (host_vars, groups, names)
-        return entry[2]
-
-    def agents_of(self, host) -> frozenset:
-        host_vars = host.vars
-        entry = self._agents.get(id(host_vars))
-        if entry is None:
-            entry = self._agents[id(host_vars)] = (host_vars, frozenset(_split_names(host_vars.get("agents"))))
-        return entry[1]
-
-    def _members(self, pattern: NamePattern) -> set | None:
-        """Hosts in a group the pattern names, when no ``classes`` var can add any; else None."""
-        inventory = self.inventory
-        if inventory is None or not self._own_vars_known():
-            return None
-        if any("classes" in group.vars for group in inventory.groups.values()):
-            return None
-        members: set = set()
-        for name, group in inventory.groups.items():
-            if name != "all" and pattern.matches(name):
-                members.update(host.name for host in group.all_hosts())
-        for name, host in self.hosts.items():
-            own = getattr(host, "own_vars", None)
-            if own and "classes" in own and pattern.matches_any(_split_names(own["classes"])):
-                members.add(name)
-        return members
+    def _with_names(self, attribute: str, pattern: NamePattern, candidates: set) -> set:
+        hosts = self.hosts
+        if pattern.regex is None:
+            text = pattern.text
+            return {name for name in candidates if text in getattr(hosts[name], attribute)}
+        memo: dict[int, tuple] = {}
+        found = set()
+        for name in candidates:
+            names = getattr(hosts[name], attribute)
+            entry = memo.get(id(names))
+            if entry is None:
+                entry = memo[id(names)] = (names, pattern.matches_any(names))
+            if entry[1]:
+                found.add(name)
+        return found
 
     def with_class(self, pattern: NamePattern, candidates: set) -> set:
-        if len(candidates) > self.MEMBERSHIP_THRESHOLD:
-            members = self._members(pattern)
-            if members is not None:
-                return candidates & members
-        hosts = self.hosts
-        memo: dict[frozenset, bool] = {}
-        found = set()
-        for name in candidates:
-            classes = self.classes_of(hosts[name])
-            hit = memo.get(classes)
-            if hit is None:
-                hit = memo[classes] = pattern.matches_any(classes)
-            if hit:
-                found.add(name)
-        return found
+        return self._with_names("classes", pattern, candidates)
 
     def with_agent(self, pattern: NamePattern, candidates: set) -> set:
-        hosts = self.hosts
-        memo: dict[frozenset, bool] = {}
-        found = set()
-        for name in candidates:
-            agents = self.agents_of(hosts[name])
-            hit = memo.get(agents)
-            if hit is None:
-                hit = memo[agents] = pattern.matches_any(agents)
-            if hit:
-                found.add(name)
-        return found
-
-    def _own_vars_known(self) -> bool:
-        """Whether hosts expose ``own_vars`` (their own variables), for the fast paths."""
-        return all(hasattr(host, "own_vars") for host in list(self.hosts.values())[:1])
+        return self._with_names("agents", pattern, candidates)
 
     def static_facts(self) -> dict[str, dict]:
         """``{host: facts}`` from the inventory, for hosts that have any (usually few)."""
         if self._static is None:
-            groups = self.inventory.groups.values() if self.inventory is not None else None
-            if (groups is not None and self._own_vars_known()
-                    and not any("facts" in group.vars for group in groups)):
-                found = {}
-                for name, host in self.hosts.items():
-                    own = getattr(host, "own_vars", None)
-                    if own and isinstance(own.get("facts"), dict) and own["facts"]:
-                        found[name] = own["facts"]
-            else:
-                found = {name: host.facts for name, host in self.hosts.items() if host.facts}
-            self._static = found
+            self._static = {name: facts for name, host in self.hosts.items() if (facts := host.facts)}
         return self._static
 
     def value_groups(self, key: str) -> list[tuple[Any, list[str]]]:

@@ -73,20 +73,23 @@ def test_discover_api_returns_hosts_with_merged_facts(fleet):
     assert discover(config, Filter(identities=("nosuch",))) == []
 
 
+
 MIXED = """\
 [web]
 web[01:30] classes=frontend
-web31 classes=frontend,legacy
+web31 classes=frontend,legacy agents=appmgr
 [db]
 db[1:5]
+[db:vars]
+agents=pgsql,nrpe
 [app:children]
 web
 [legacy]
-old1 facts='{"cluster": "alfa"}'
+old1
 """
 
 
-def test_group_membership_fast_path_agrees_with_per_host_classes(tmp_path, monkeypatch):
+def test_classes_and_agents_from_groups_and_vars(tmp_path):
     from orch.inventory import load_inventory
     from orch.select.discovery import InventoryContext
     from orch.select.pattern import NamePattern
@@ -95,12 +98,14 @@ def test_group_membership_fast_path_agrees_with_per_host_classes(tmp_path, monke
     path.write_text(MIXED)
     inventory = load_inventory([str(path)])
     names = set(inventory.hosts)
-    for text in ("web", "app", "frontend", "legacy", "/^(db|leg)/", "ungrouped", "nosuch", "/./"):
-        pattern = NamePattern.parse(text)
-        slow = InventoryContext(inventory.hosts, None, inventory).with_class(pattern, set(names))
-        monkeypatch.setattr(InventoryContext, "MEMBERSHIP_THRESHOLD", 0)
-        fast = InventoryContext(inventory.hosts, None, inventory).with_class(pattern, set(names))
-        monkeypatch.undo()
-        assert fast == slow, text
-        expected = {name for name in names if pattern.matches_any(inventory.hosts[name].classes)}
-        assert fast == expected, text
+    context = InventoryContext(inventory.hosts, None, inventory)
+
+    def classes(text):
+        return context.with_class(NamePattern.parse(text), set(names))
+
+    assert classes("app") == classes("web") == {f"web{i:02d}" for i in range(1, 31)} | {"web31"}
+    assert classes("legacy") == {"web31", "old1"}
+    assert classes("/^(db|leg)/") == {f"db{i}" for i in range(1, 6)} | {"web31", "old1"}
+    assert classes("nosuch") == set()
+    assert context.with_agent(NamePattern.parse("nrpe"), set(names)) == {f"db{i}" for i in range(1, 6)}
+    assert context.with_agent(NamePattern.parse("/mgr$/"), set(names)) == {"web31"}
