@@ -194,3 +194,33 @@ def test_run_ids_sort_by_time():
     first, second = new_run_id(1_700_000_000), new_run_id(1_700_000_060)
     assert first < second and len(first) == len("20231114T221320-ab12cd")
     assert first.startswith("20231114T221320-")
+
+
+def test_nested_play_and_at_least(tmp_path, registry):
+    (tmp_path / "inner.yml").write_text(textwrap.dedent("""\
+        name: inner
+        inputs:
+          cluster: {}
+        nodes:
+          apps: {agent: appmgr, fact: "cluster={{ cluster }}", at_least: 3}
+        steps:
+          - call: appmgr.status
+            nodes: apps
+        """))
+    path = write(tmp_path, """\
+        name: outer
+        inputs:
+          cluster: {}
+        steps:
+          - announce: "outer {{ cluster }}"
+          - play: inner.yml
+            inputs: {cluster: "{{ cluster }}"}
+        """)
+    outcome, calls, events = run(path, registry, {"cluster": "alfa"})
+    assert outcome.ok
+    assert [(c["step"], c["hosts"]) for c in calls] == [("steps[1].steps[0]", ["dev1", "dev2", "dev3"])]
+    hosts = [h for h in lab_hosts() if h.name != "dev3"]
+    outcome, calls, events = run(path, registry, {"cluster": "alfa"}, hosts=hosts)
+    assert not outcome.ok and calls == []
+    [failed] = [e for e in events if isinstance(e, ev.StepFailed)]
+    assert "node set 'apps': found 2 host(s), need at least 3" in failed.reason
