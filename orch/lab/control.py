@@ -93,6 +93,11 @@ def up(lab_dir: str | Path, n: int | None = None, port: int | None = None,
     a different ``-n`` stops the old lab first and rebuilds it with the same keys.
     """
     lab_dir = _lab_path(lab_dir)
+    if port is not None and not (0 < port < 65536):
+        raise InputError(f"not a TCP port: {port}", Where(path="--port"))
+    if n is not None:
+        layout.topology(n)  # refuses bad sizes before anything is made
+    _check_reachable(lab_dir, sshd.login_user())
     with _locked(lab_dir):
         return _up(lab_dir, n, port, inventory_out, max_apps)
 
@@ -170,8 +175,6 @@ def _choose_ports(previous: LabSettings | None, port: int | None, running_sshd: 
                            frontend_port=ports[2], webhook_port=ports[3], user=user,
                            max_apps=max_apps, inventory=str(inventory),
                            inventory_ini=str(inventory.with_suffix(".ini")))
-    if port is not None and not (0 < port < 65536):
-        raise InputError(f"not a TCP port: {port}", Where(path="--port"))
     if port is not None and not processes.port_free(port):
         raise InputError(f"port {port} is in use", Where(path="--port"))
     ssh_port = port or processes.free_port(DEFAULT_PORT)
