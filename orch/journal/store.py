@@ -52,7 +52,7 @@ class RunRecord:
     resumed_from: str | None
     started: float
     finished: float | None
-    status: str  # running | ok | failed
+    status: str  # running | ok | failed | interrupted
     message: str
     hosts_ok: int = 0
     hosts_failed: int = 0
@@ -162,6 +162,13 @@ class Journal:
                        " unreachable=? WHERE run_id=?",
                        (event.at, "ok" if event.ok else "failed", event.message, event.elapsed,
                         json.dumps(event.failed), json.dumps(event.unreachable), run_id))
+
+    def mark(self, run_id: str, status: str) -> None:
+        """Set a run's status when it ended without RunDone (``interrupted``)."""
+        with self._lock:
+            self._db.execute("UPDATE runs SET status=? WHERE run_id=? AND status='running'",
+                             (status, run_id))
+            self._db.commit()
 
     # -- readers -------------------------------------------------------------------------------
     def runs(self, limit: int = 50) -> list[RunRecord]:

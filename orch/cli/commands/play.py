@@ -108,13 +108,24 @@ def run(args, env) -> int:
     renderer = make_sink(env, json=args.json, verbose=args.verbose)
     engine_box: list = []
 
+    pipe_closed: list = []
+
     def show(event) -> None:
-        """Turn the renderer's per-host lines on for steps marked ``verbose``."""
+        """Turn the renderer's per-host lines on for steps marked ``verbose``.
+
+        A closed stdout (``orch play … | head``) stops the output, not the play: stopping half
+        way would leave servers out of the load balancer. The journal still gets everything.
+        """
         from orch.output import events as ev
 
+        if pipe_closed:
+            return
         if isinstance(event, ev.StepStarted) and hasattr(renderer, "verbose") and not args.verbose:
             renderer.verbose = engine_box[0].is_verbose(event.step)
-        renderer(event)
+        try:
+            renderer(event)
+        except BrokenPipeError:
+            pipe_closed.append(True)
 
     engine = Engine(fan_out(journal, show), _discoverer(config), run_id, caller, done=done,
                     resumed_from=args.resume, mask=mask)
@@ -134,6 +145,9 @@ def run(args, env) -> int:
 
     try:
         outcome = asyncio.run(main())
+    except KeyboardInterrupt:
+        journal.mark(run_id, "interrupted")
+        raise
     finally:
         journal.close()
     return ExitStatus.OK if outcome.ok else ExitStatus.HOSTS_FAILED
