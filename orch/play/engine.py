@@ -110,8 +110,9 @@ class Engine:
         options = self._options.get(step) if step is not None else None
         if isinstance(event, ev.Summarized) and options is not None and not options.summarize:
             return
-        if isinstance(event, ev.HostReplied) and event.message:
-            event = replace(event, message=self.mask(event.message))
+        if isinstance(event, ev.HostReplied) and (event.message or event.data):
+            event = replace(event, message=self.mask(event.message),
+                            data=_mask_strings(event.data, self.mask))
         self.sink(event)
 
     def is_verbose(self, step: str) -> bool:
@@ -390,6 +391,17 @@ class Engine:
                     context[key] = value
             if pause and index < len(batches):
                 await self.sleep(pause)
+
+
+def _mask_strings(value: Any, mask: Callable[[str], str]) -> Any:
+    """``value`` with every string inside it passed through ``mask`` (secrets in reply data)."""
+    if isinstance(value, str):
+        return mask(value)
+    if isinstance(value, dict):
+        return {key: _mask_strings(item, mask) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_mask_strings(item, mask) for item in value]
+    return value
 
 
 def _allowed_failures(max_fail: Any, total: int) -> int:

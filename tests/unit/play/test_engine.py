@@ -164,7 +164,7 @@ def test_register_assert_and_max_fail(tmp_path, registry):
         """)
 
     def behaviour(module, action, host, args, attempt):
-        return "OK", "", {"exitcode": 2 if host in ("dev1", "dev2") else 0}
+        return "OK", "", {"exitcode": 2 if host in ("dev1", "dev2") else 0, "echo": "s3cret!"}
 
     outcome, calls, events = run(path, registry, {"secret": "s3cret"}, behaviour)
     banner = next(e.text for e in events if isinstance(e, ev.Announced))
@@ -173,6 +173,7 @@ def test_register_assert_and_max_fail(tmp_path, registry):
     assert not outcome.ok and failed.reason == "too many unhealthy hosts"
     assert outcome.failed["dev1"] == "nrpe#runcommand: AssertFailed: assert exitcode == 0 is false"
     assert events[0].inputs == {"secret": "********"}
+    assert "s3cret" not in repr(events)
 
 
 def test_fail_ok_keeps_going(tmp_path, registry):
