@@ -116,6 +116,8 @@ def _up(lab_dir: Path, n: int | None, port: int | None, inventory_out: str | Pat
         _down(lab_dir)
         if port and port != previous.port:
             previous = None
+    if previous is None and sshd.pid(lab_dir):
+        _down(lab_dir)  # an sshd without its lab.json: its port is unknown, start afresh
     user = sshd.login_user()
     lab_dir.mkdir(parents=True, exist_ok=True)
     lab_dir.chmod(0o755)
