@@ -13,5 +13,6 @@ fi
 if [ ! -x "$VENV/bin/ansible" ] || [ ! -x "$VENV/bin/pyinfra" ]; then
     "$VENV/bin/pip" install -q 'ansible-core>=2.19,<2.20' 'pyinfra>=3,<4'
 fi
-"$VENV/bin/ansible" --version | head -1
+version=$("$VENV/bin/ansible" --version)
+echo "${version%%$'\n'*}"
 "$VENV/bin/pyinfra" --version
