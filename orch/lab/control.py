@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import shutil
+import socket
 import urllib.request
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -214,7 +215,7 @@ def status(lab_dir: str | Path) -> LabStatus:
                 f"{len(hosts)} host addresses, login {settings.user}"),
         Service("haproxy", lb.name, f"{lb.address}:{settings.frontend_port}",
                 services.haproxy_pid(lab_dir, lb),
-                f"backend app ({len(apps)} servers), socket "
+                f"backend app ({_backend_summary(lab_dir, lb, len(apps))}), socket "
                 f"{layout.state_dir(lab_dir, lb.name) / 'haproxy.sock'}"),
         Service("webhook", notify.name, f"{notify.address}:{settings.webhook_port}",
                 services.webhook_pid(lab_dir, notify),
@@ -230,6 +231,28 @@ def status(lab_dir: str | Path) -> LabStatus:
     return LabStatus(dir=str(lab_dir), exists=True, settings=_settings_dict(settings),
                      hosts=len(hosts), services=found, apps_up=up_count, apps_total=len(apps),
                      apps_started_max=settings.max_apps)
+
+
+def _backend_summary(lab_dir: Path, lb: LabHost, total: int) -> str:
+    """``10 servers, 2 in maintenance (dev2, dev4)`` from HAProxy itself, when it answers."""
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(2)
+            sock.connect(str(layout.state_dir(lab_dir, lb.name) / "haproxy.sock"))
+            sock.sendall(b"show servers state app\n")
+            chunks = []
+            while chunk := sock.recv(65536):
+                chunks.append(chunk)
+    except OSError:
+        return f"{total} servers"
+    rows = [line.split() for line in b"".join(chunks).decode().splitlines()[1:]
+            if line and not line.startswith("#")]
+    # columns: be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state ...
+    maint = [row[3] for row in rows if len(row) > 6 and row[6] != "0"]
+    text = f"{len(rows)} servers"
+    if maint:
+        text += f", {len(maint)} in maintenance ({', '.join(maint[:8])}{', …' if len(maint) > 8 else ''})"
+    return text
 
 
 def _settings_dict(settings: LabSettings) -> dict:
