@@ -73,12 +73,16 @@ class StepRecord:
     hosts: list  # of dicts: host status message attempts elapsed data
 
 
-def open_journal(url: str) -> Journal:
-    """``sqlite:///path`` → Journal; other schemes are refused with the setting's name."""
+def open_journal(url: str):
+    """``sqlite:///path`` → Journal, ``redis://host:port/db`` → RedisJournal (shared)."""
     if url.startswith("sqlite:///"):
         return Journal(url[len("sqlite:///"):])
-    raise InputError(f"unsupported journal URL {url!r} (expected sqlite:///path)",
-                     Where(path="journal"))
+    if url.startswith(("redis://", "rediss://", "unix://")):
+        from orch.journal.redis import RedisJournal
+
+        return RedisJournal(url)
+    raise InputError(f"unsupported journal URL {url!r} (expected sqlite:///path or "
+                     "redis://host:port/db)", Where(path="journal"))
 
 
 class Journal:

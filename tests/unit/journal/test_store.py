@@ -16,8 +16,8 @@ def feed(journal, run_id="20261125T081500-ab12cd", resumed_from=None, dev5="Abor
     journal(ev.RunDone(run_id, False, {"dev5": "appmgr#upgrade: Aborted"}, {}, 1.5, "step failed"))
 
 
-def test_runs_are_listed_with_host_counts(tmp_path):
-    journal = open_journal(f"sqlite:///{tmp_path}/j/journal.db")
+def test_runs_are_listed_with_host_counts(journal_url):
+    journal = open_journal(journal_url)
     feed(journal)
     [record] = journal.runs()
     assert (record.run_id, record.name, record.status) == ("20261125T081500-ab12cd",
@@ -26,8 +26,8 @@ def test_runs_are_listed_with_host_counts(tmp_path):
     assert record.inputs == {"cluster": "bravo", "pw": "********"}
 
 
-def test_one_run_shows_each_host_per_step(tmp_path):
-    journal = open_journal(f"sqlite:///{tmp_path}/journal.db")
+def test_one_run_shows_each_host_per_step(journal_url):
+    journal = open_journal(journal_url)
     feed(journal)
     [step] = journal.steps("20261125T081500-ab12cd")
     assert step.failed and "failed on 1 of 2" in step.reason
@@ -36,8 +36,8 @@ def test_one_run_shows_each_host_per_step(tmp_path):
     assert by_host["dev5"]["status"] == "Aborted" and by_host["dev5"]["attempts"] == 2
 
 
-def test_resume_lookup_counts_ok_and_skipped(tmp_path):
-    path = f"sqlite:///{tmp_path}/journal.db"
+def test_resume_lookup_counts_ok_and_skipped(journal_url):
+    path = journal_url
     journal = open_journal(path)
     feed(journal)
     assert journal.succeeded("20261125T081500-ab12cd") == {("steps[1]", "dev4")}
@@ -50,3 +50,11 @@ def test_resume_lookup_counts_ok_and_skipped(tmp_path):
     assert journal.succeeded("20261125T090000-000001") == {("steps[1]", "dev4"), ("steps[1]", "dev5")}
     newest = journal.runs()[0]
     assert newest.resumed_from == "20261125T081500-ab12cd" and newest.status == "ok"
+
+
+def test_interrupted_runs_are_marked(journal_url):
+    journal = open_journal(journal_url)
+    journal(ev.RunStarted("20261125T081500-ab12cd", "p", "play", {}, "rip"))
+    journal.mark("20261125T081500-ab12cd", "interrupted")
+    assert journal.run("20261125T081500-ab12cd").status == "interrupted"
+    assert journal.notes("20261125T081500-ab12cd") == []

@@ -1,0 +1,145 @@
+"""The journal in Redis (``redis://host:port/db``), for several controllers sharing one history.
+
+Per run: a hash with the run's summary, and a list of its events (as JSON, the same dicts the
+JSON Lines output prints) appended as they arrive. Readers fold that list into the same
+records the SQLite journal returns, so ``orch runs`` and ``--resume`` work on either.
+"""
+
+from __future__ import annotations
+
+import json
+
+from orch.errors import InputError, OrchError, Where
+from orch.journal.store import DONE_STATUSES, RunRecord, StepRecord
+from orch.output import events as ev
+
+PREFIX = "orch:journal:"
+KEPT = (ev.StepStarted, ev.HostReplied, ev.HostUnreachable, ev.HostSkipped, ev.StepDone,
+        ev.StepFailed, ev.Announced, ev.Warned)
+
+
+class RedisJournal:
+    def __init__(self, url: str, prefix: str = PREFIX):
+        try:
+            import redis
+        except ImportError:
+            raise InputError("a redis:// journal needs the 'redis' Python package",
+                             Where(path="journal")) from None
+        self.url, self.prefix = url, prefix
+        self._errors = (redis.RedisError, OSError)
+        try:
+            self._client = redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=30,
+                                                decode_responses=True)
+        except ValueError as error:
+            raise InputError(f"bad Redis URL {url!r}: {error}", Where(path="journal")) from None
+        self._run_id: str | None = None
+
+    def _call(self, function, *args, **kwargs):
+        try:
+            return function(*args, **kwargs)
+        except self._errors as error:
+            raise OrchError(f"journal {self.url}: {error}") from None
+
+    def close(self) -> None:
+        self._client.close()
+
+    # -- the sink ------------------------------------------------------------------------------
+    def __call__(self, event: ev.Event) -> None:
+        if isinstance(event, ev.RunStarted):
+            self._run_id = event.run_id
+            pipe = self._client.pipeline(transaction=True)
+            pipe.zadd(self.prefix + "runs", {event.run_id: event.at})
+            pipe.hset(self.prefix + "run:" + event.run_id, mapping={
+                "name": event.name, "kind": event.kind, "caller": event.caller,
+                "inputs": json.dumps(event.inputs, default=str),
+                "resumed_from": event.resumed_from or "", "started": repr(event.at),
+                "status": "running", "message": ""})
+            self._call(pipe.execute)
+        elif self._run_id is None:
+            return
+        elif isinstance(event, ev.RunDone):
+            self._call(self._client.hset, self.prefix + "run:" + self._run_id, mapping={
+                "finished": repr(event.at), "status": "ok" if event.ok else "failed",
+                "message": event.message, "failed": json.dumps(event.failed),
+                "unreachable": json.dumps(event.unreachable)})
+        elif isinstance(event, KEPT):
+            self._call(self._client.rpush, self.prefix + "events:" + self._run_id,
+                       json.dumps(event.to_dict(), default=str))
+
+    def mark(self, run_id: str, status: str) -> None:
+        key = self.prefix + "run:" + run_id
+        if self._call(self._client.hget, key, "status") == "running":
+            self._call(self._client.hset, key, "status", status)
+
+    # -- readers -------------------------------------------------------------------------------
+    def _events(self, run_id: str) -> list[dict]:
+        return [json.loads(item) for item in
+                self._call(self._client.lrange, self.prefix + "events:" + run_id, 0, -1)]
+
+    def runs(self, limit: int = 50) -> list[RunRecord]:
+        ids = self._call(self._client.zrevrange, self.prefix + "runs", 0, max(limit, 1) - 1)
+        return [record for run_id in ids if (record := self.run(run_id)) is not None]
+
+    def run(self, run_id: str) -> RunRecord | None:
+        row = self._call(self._client.hgetall, self.prefix + "run:" + run_id)
+        if not row:
+            return None
+        failed = json.loads(row.get("failed") or "{}")
+        unreachable = json.loads(row.get("unreachable") or "{}")
+        hosts = {event["host"] for event in self._events(run_id)
+                 if event["type"] in ("HostReplied", "HostUnreachable", "HostSkipped")
+                 and event.get("final", True)}
+        bad = set(failed) | set(unreachable)
+        return RunRecord(
+            run_id=run_id, name=row.get("name", ""), kind=row.get("kind", ""),
+            caller=row.get("caller", ""), inputs=json.loads(row.get("inputs") or "{}"),
+            resumed_from=row.get("resumed_from") or None, started=float(row.get("started", 0)),
+            finished=float(row["finished"]) if row.get("finished") else None,
+            status=row.get("status", ""), message=row.get("message", ""),
+            hosts_ok=len(hosts - bad), hosts_failed=len(bad), failed=failed,
+            unreachable=unreachable)
+
+    def steps(self, run_id: str) -> list[StepRecord]:
+        steps: dict[str, StepRecord] = {}
+        hosts: dict[str, dict[str, dict]] = {}
+        for event in self._events(run_id):
+            kind, step = event["type"], event.get("step")
+            if kind == "StepStarted":
+                steps[step] = StepRecord(step, event["module"], event["action"], 0, 0, 0, False, "", [])
+            elif kind in ("HostReplied", "HostUnreachable", "HostSkipped"):
+                status = {"HostUnreachable": "Unreachable", "HostSkipped": "Skipped"}.get(
+                    kind, event.get("status"))
+                entry = hosts.setdefault(step, {}).setdefault(event["host"],
+                                                              {"host": event["host"], "attempts": 0})
+                if kind != "HostSkipped":
+                    entry["attempts"] = max(entry["attempts"], event["attempt"])
+                if event.get("final", True) or "status" not in entry:
+                    entry.update(status=status,
+                                 message=event.get("message") or event.get("reason") or "",
+                                 data=event.get("data") or {}, elapsed=event.get("elapsed", 0.0))
+                steps.setdefault(step, StepRecord(step, "", "", 0, 0, 0, False, "", []))
+            elif kind == "StepDone" and step in steps:
+                record = steps[step]
+                record.okcount, record.failcount = event["okcount"], event["failcount"]
+                record.unreachable = event["unreachable"]
+                record.failed = record.failed or event.get("failed", False)
+                record.reason = record.reason or event.get("reason", "")
+            elif kind == "StepFailed" and step in steps:
+                steps[step].failed, steps[step].reason = True, event["reason"]
+        for step, record in steps.items():
+            record.hosts = list(hosts.get(step, {}).values())
+        return list(steps.values())
+
+    def notes(self, run_id: str) -> list[tuple[str, str]]:
+        names = {"Announced": "announce", "Warned": "warning", "StepFailed": "step failed"}
+        return [(names[e["type"]], e.get("text") or f"{e['step']}: {e['reason']}")
+                for e in self._events(run_id) if e["type"] in names]
+
+    def succeeded(self, run_id: str) -> set[tuple[str, str]]:
+        done = set()
+        for event in self._events(run_id):
+            if event["type"] == "HostSkipped" or (
+                    event["type"] == "HostReplied" and event.get("final")
+                    and event["status"] in DONE_STATUSES):
+                done.add((event["step"], event["host"]))
+        return done
