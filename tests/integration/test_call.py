@@ -196,7 +196,7 @@ def _processes_of(address: str) -> list[int]:
 
 def test_host_killed_mid_request(lab):
     env = {k: v for k, v in os.environ.items() if not k.startswith("ORCH_")} | TEST_MODULES
-    proc = subprocess.Popen(orch_command() + ["call", "labtest.sleep", "seconds=4", "-C", "web"],
+    proc = subprocess.Popen(orch_command() + ["call", "labtest.sleep", "seconds=10", "-C", "web"],
                             cwd=lab.workdir, env=env, stdout=subprocess.PIPE, text=True)
     address = lab.hosts["dev5"]
     deadline = time.monotonic() + 10

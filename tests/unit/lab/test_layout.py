@@ -74,4 +74,4 @@ def test_inventory_not_written_by_the_lab_is_left_alone(tmp_path):
 
 
 def test_check_load_thresholds_scale_with_cores():
-    assert layout.load_thresholds(2) == ("16,16,16", "32,32,32")
+    assert layout.load_thresholds(2) == ("50,50,50", "100,100,100")
