@@ -11,6 +11,16 @@ from orch.errors import HostKeyRejected, Unreachable
 from orch.transport.known_hosts import KnownHosts
 from orch.transport.options import Target, TransportOptions
 
+# Algorithm preferences, measured on the 200-host lab (bench/REPORT.md). asyncssh's default
+# cipher, chacha20-poly1305, builds two new cipher contexts per packet in Python and cost about a
+# quarter of the controller's CPU; AES-GCM keeps one OpenSSL context per direction. curve25519 is
+# the cheapest key exchange both sides offer. Every other default algorithm stays allowed, after
+# these, so a host that lacks them still connects. Fleet payloads are small: no compression.
+# ("^a,b" is OpenSSH's "put these first" syntax, which asyncssh understands.)
+KEX_ALGS = "^curve25519-sha256,curve25519-sha256@libssh.org"
+ENCRYPTION_ALGS = "^aes128-gcm@openssh.com,aes256-gcm@openssh.com"
+COMPRESSION_ALGS = "none"
+
 
 class Connection:
     """An open SSH connection to one host; starts processes on it."""
@@ -109,6 +119,9 @@ class Pool:
             keepalive_count_max=3,
             agent_path=None,
             config=(),
+            kex_algs=KEX_ALGS,
+            encryption_algs=ENCRYPTION_ALGS,
+            compression_algs=COMPRESSION_ALGS,
         )
         keys = self._client_keys(target)
         if keys is not None:
