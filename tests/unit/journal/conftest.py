@@ -18,7 +18,7 @@ def _free_port() -> int:
 def redis_server(tmp_path_factory):
     binary = shutil.which("redis-server")
     if binary is None:
-        pytest.skip("redis-server is not installed (scripts/system-deps.sh installs it)")
+        pytest.fail("redis-server is not installed (scripts/system-deps.sh installs it)")
     folder = tmp_path_factory.mktemp("redis")
     port = _free_port()
     process = subprocess.Popen(
