@@ -14,7 +14,7 @@ import re
 import shlex
 import warnings
 
-from orch.inventory.model import Inventory, InventoryError
+from orch.inventory.model import Host, Inventory, InventoryError
 from orch.inventory.ranges import expand_hostpattern
 
 _SECTION = re.compile(r"^\[([^:\]\s]+)(?::(\w+))?\]\s*(?:\#.*)?$")
@@ -101,13 +101,13 @@ def _add_pending_children(inventory: Inventory, group: str, pending: dict) -> No
 
 
 def _host_line(line: str, groupname: str, inventory: Inventory, number: int) -> None:
-    if "'" in line or '"' in line or "#" in line or "\\" in line:
+    if line.isascii() and not _PLAIN_UNSAFE.search(line):
+        tokens = line.split()  # the same split as shlex's for text without quotes, # or \\
+    else:
         try:
             tokens = shlex.split(line, comments=True)
         except ValueError as error:
             raise IniError(f"Error parsing host definition '{line}': {error}", number) from None
-    else:
-        tokens = line.split()
     if not tokens:
         raise IniError(f"Expected a host definition, got: {line}", number)
     pattern = tokens[0]
@@ -115,13 +115,12 @@ def _host_line(line: str, groupname: str, inventory: Inventory, number: int) -> 
         names, port = expand_hostpattern(pattern)
     except ValueError as error:
         raise IniError(str(error), number) from None
-    if pattern.strip().endswith(":") and port is None:
+    if port is None and pattern.strip().endswith(":"):
         raise IniError(f"Invalid host pattern '{pattern}' supplied, ending in ':' is not allowed, "
                        "this character is reserved to provide a port.", number)
-    for name in names:
-        if name.strip() == "---":
-            raise IniError(f"Invalid host pattern '{pattern}' supplied, '---' is normally a sign "
-                           "this is a YAML file.", number)
+    if "---" in pattern and any(name.strip() == "---" for name in names):
+        raise IniError(f"Invalid host pattern '{pattern}' supplied, '---' is normally a sign "
+                       "this is a YAML file.", number)
     variables = {}
     for token in tokens[1:]:
         if "=" not in token:
@@ -131,11 +130,24 @@ def _host_line(line: str, groupname: str, inventory: Inventory, number: int) -> 
     group = inventory.groups.get(groupname)
     if group is None:
         raise IniError(f"Could not find group {groupname} in inventory", number)
+    hosts = inventory.hosts
+    groups = inventory.groups
+    if len(names) == 1 and port is None and names[0] and names[0] not in hosts:
+        # the common line: one new host (what add_host does, without its general checks)
+        name = names[0]
+        host = hosts[name] = Host(name, None, inventory, (group,))
+        group.host_list.append(host)
+        group._host_names.add(name)
+        if variables:
+            if name in groups:
+                for key, value in variables.items():
+                    groups[name].set_variable(key, value)
+            else:
+                host.own_vars = variables
+        return
     if len(names) > 64 and port is None and not variables and inventory.add_new_hosts(names, groupname):
         return
-    hosts = inventory.hosts
     add_host = inventory.add_host
-    groups = inventory.groups
     for name in names:
         host = hosts.get(name)
         if host is None or name not in group._host_names:
@@ -150,9 +162,44 @@ def _host_line(line: str, groupname: str, inventory: Inventory, number: int) -> 
                     host.set_variable(key, value)
 
 
+# Characters for which str.split() and shlex.split() could differ.
+_PLAIN_UNSAFE = re.compile(r"['\"#\\\x0b\x0c\x1c-\x1f]")
+_NAME = re.compile(r"[^\W\d]\w*")
+_PLAIN_INT = re.compile(r"(?:0|[1-9][0-9]*)")
+# Shapes literal_eval must refuse, told apart cheaply: two or more dots between words
+# (addresses, host names), or no quote/bracket but an operator or punctuation a literal lacks.
+_DOTTED = re.compile(r"[\w-]+(?:\.[\w-]+){2,}")
+_GROUPING = re.compile(r"['\"\[\](){}]")
+_ODD = re.compile(r"[:/@$%&!?;=<>|^~`\\]")
+_MISSING = object()
+_SCALARS: dict[str, object] = {}
+
+
 def parse_value(text: str):
     """An INI value as Ansible types it: a Python literal if ``ast.literal_eval`` takes it,
-    else the text itself; tuples and sets become lists, bytes become text."""
+    else the text itself; tuples and sets become lists, bytes become text.
+
+    The common shapes (names, plain ints, addresses) are decided without literal_eval, and
+    scalar results are remembered: a 100,000-line inventory repeats the same few values.
+    """
+    known = _SCALARS.get(text, _MISSING)
+    if known is not _MISSING:
+        return known
+    if _NAME.fullmatch(text):
+        value = {"True": True, "False": False, "None": None}.get(text, text)
+    elif _PLAIN_INT.fullmatch(text):
+        value = int(text)
+    elif _DOTTED.fullmatch(text) or (_ODD.search(text) and not _GROUPING.search(text)):
+        value = text
+    else:
+        value = _literal(text)
+    if isinstance(value, str | int | float | bool) or value is None:
+        if len(_SCALARS) < 200_000:
+            _SCALARS[text] = value
+    return value
+
+
+def _literal(text: str):
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", SyntaxWarning)

@@ -191,8 +191,16 @@ class Host:
         if self.own_vars is None and self.plugin_vars is None:
             return profile
         if self._own is None:
-            merged = {**profile.vars, **(self.own_vars or {}), **(self.plugin_vars or {})}
-            self._own = _HostViews(profile.names, merged)
+            own = {**(self.own_vars or {}), **(self.plugin_vars or {})}
+            views = _HostViews(profile.names, {**profile.vars, **own})
+            # what the host does not set itself it shares with its groups
+            if "facts" not in own:
+                views._facts = profile.facts
+            if "classes" not in own:
+                views._classes = profile.classes
+            if "agents" not in own:
+                views._agents = profile.agents
+            self._own = views
         return self._own
 
     @property

@@ -59,6 +59,8 @@ def parse_address(address: str) -> tuple[str, int | None]:
 
 def expand_hostpattern(pattern: str) -> tuple[list[str], int | None]:
     """One inventory host pattern → (host names, port or None), as Ansible's plugins expand it."""
+    if ":" not in pattern and "[" not in pattern:
+        return [pattern], None  # the address check can only hand the pattern back unchanged
     try:
         host, port = parse_address(pattern)
     except ValueError:
