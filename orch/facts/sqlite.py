@@ -209,7 +209,7 @@ class SqliteFactCache:
         if memo is not None and memo[0] == generation:
             return [(value, names.split(_SEPARATOR) if names else [])
                     for value, names in json.loads(memo[1])]
-        groups = group_values(self.values(key))
+        groups = self._group_rows(connection, key)
         data = json.dumps([(value, _SEPARATOR.join(names)) for value, names in groups],
                           separators=(",", ":"), default=str)
         try:
@@ -219,4 +219,18 @@ class SqliteFactCache:
                     (key, generation, data))
         except sqlite3.Error:
             pass  # read-only or busy: the memo is only an optimization
+        return groups
+
+    def _group_rows(self, connection: sqlite3.Connection, key: str) -> list[tuple[Any, list[str]]]:
+        """Group one key's rows by value in SQL; subtrees (``key.*`` rows) go through values()."""
+        if connection.execute("SELECT 1 FROM fact_values WHERE key > ? AND key < ? LIMIT 1",
+                              (key + ".", key + "/")).fetchone():
+            return group_values(self.values(key))
+        groups = []
+        for encoded, value, names in connection.execute(
+                "SELECT encoded, value, group_concat(host, char(31)) FROM fact_values "
+                "WHERE key = ? GROUP BY encoded, typeof(value), value", (key,)):
+            value = _decode(value, encoded)
+            if value is not None:
+                groups.append((value, names.split(_SEPARATOR)))
         return groups
