@@ -405,25 +405,26 @@ class Inventory:
             if group is not all_group and not group.parent_groups:
                 self.add_child("all", group.name)
         self._freeze()
-        closures: dict[tuple, frozenset] = {}
-        for host in list(self.hosts.values()):
-            key = host.direct_groups
-            mine = closures.get(key)
-            if mine is None:
-                found: set[Group] = set()
-                for group in host.direct_groups:
-                    found.add(group)
-                    found.update(group.ancestors())
-                mine = closures[key] = frozenset(found)
-            if ungrouped in mine:
-                if mine - {all_group, ungrouped}:
-                    ungrouped.remove_host(host)
-            elif not mine or mine == {all_group}:
+        # Only hosts put in ungrouped or directly in all can change: look at those alone, so
+        # 100,000 hosts in real groups cost nothing here.
+        for host in list(ungrouped.host_list):
+            if self._closure(host) - {all_group, ungrouped}:
+                ungrouped.remove_host(host)
+        for host in list(all_group.host_list):
+            mine = self._closure(host)
+            if ungrouped not in mine and (not mine or mine == {all_group}):
                 self.add_child("ungrouped", host.name)
                 if host.name in self.groups:  # Ansible adds the same-named group instead
                     self._freeze()
-                    closures.clear()
         self._freeze()
+
+    @staticmethod
+    def _closure(host: Host) -> set[Group]:
+        found: set[Group] = set()
+        for group in host.direct_groups:
+            found.add(group)
+            found.update(group.ancestors())
+        return found
 
     def _freeze(self, forget_host_views: bool = False) -> None:
         """Cache every group's ancestors: the graph no longer changes after loading."""

@@ -109,11 +109,8 @@ def expand_hostname_range(line: str) -> list[str]:
     if len(seq) > MAX_RANGE_HOSTS:
         raise RangeError(f"host range {nrange!r} expands to {len(seq)} hosts (at most "
                          f"{MAX_RANGE_HOSTS} allowed)")
-    if width:
-        items = list(map(f"{{:0{width}d}}".format, seq))
-    else:
-        items = list(map(str, seq))
     if "[" in tail:
+        items = [str(item).zfill(width) if width else str(item) for item in seq]
         names: list[str] = []
         for item in items:
             names.extend(expand_hostname_range(head + item + tail))
@@ -121,7 +118,9 @@ def expand_hostname_range(line: str) -> list[str]:
                 raise RangeError(f"host pattern {line!r} expands to more than "
                                  f"{MAX_RANGE_HOSTS} hosts")
         return names
-    if not head and not tail:
-        return items
-    template = head.replace("{", "{{").replace("}", "}}") + "{}" + tail.replace("{", "{{").replace("}", "}}")
-    return list(map(template.format, items))
+    if isinstance(seq, range):
+        middle = f"%0{width}d" if width else "%d"
+    else:
+        middle = "%s"  # letters
+    template = head.replace("%", "%%") + middle + tail.replace("%", "%%")
+    return list(map(template.__mod__, seq))
