@@ -16,7 +16,7 @@ from orch.errors import InputError, Where
 from orch.facts.cache import FactCache, StaleFacts, open_cache
 from orch.facts.records import MISSING, deep_merge, group_values, lookup
 from orch.select.facts_match import FactTest
-from orch.select.filter import Filter
+from orch.select.filter import ALWAYS_OFFERED, Filter
 from orch.select.pattern import NamePattern
 
 
@@ -38,6 +38,9 @@ class InventoryContext:
 
     def _with_names(self, attribute: str, pattern: NamePattern, candidates: set) -> set:
         hosts = self.hosts
+        extra = ALWAYS_OFFERED if attribute == "agents" else frozenset()
+        if pattern.regex is None and pattern.text in extra:
+            return set(candidates)
         if pattern.regex is None:
             text = pattern.text
             return {name for name in candidates if text in getattr(hosts[name], attribute)}
@@ -47,7 +50,7 @@ class InventoryContext:
             names = getattr(hosts[name], attribute)
             entry = memo.get(id(names))
             if entry is None:
-                entry = memo[id(names)] = (names, pattern.matches_any(names))
+                entry = memo[id(names)] = (names, pattern.matches_any(names | extra))
             if entry[1]:
                 found.add(name)
         return found

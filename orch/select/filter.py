@@ -20,6 +20,9 @@ from orch.select.pattern import NamePattern
 
 _LIMIT = re.compile(r"^\s*(\d+)\s*(%?)\s*$")
 _LIMIT_SALT = b"orch --limit"
+#: modules every host offers whatever its ``agents`` say: rpcutil ships with the runtime,
+#: as MCollective's rpcutil ran on every node
+ALWAYS_OFFERED = frozenset({"rpcutil"})
 
 
 def _strings(values) -> tuple[str, ...]:
@@ -184,7 +187,8 @@ class RecordContext:
         return {name for name in candidates if pattern.matches_any(self.records[name].classes)}
 
     def with_agent(self, pattern: NamePattern, candidates: set) -> set:
-        return {name for name in candidates if pattern.matches_any(self.records[name].agents)}
+        return {name for name in candidates
+                if pattern.matches_any(frozenset(self.records[name].agents) | ALWAYS_OFFERED)}
 
     def with_fact(self, test: FactTest, candidates: set) -> set:
         return {name for name in candidates

@@ -109,3 +109,5 @@ def test_classes_and_agents_from_groups_and_vars(tmp_path):
     assert classes("nosuch") == set()
     assert context.with_agent(NamePattern.parse("nrpe"), set(names)) == {f"db{i}" for i in range(1, 6)}
     assert context.with_agent(NamePattern.parse("/mgr$/"), set(names)) == {"web31"}
+    assert context.with_agent(NamePattern.parse("rpcutil"), set(names)) == names
+    assert context.with_agent(NamePattern.parse("/^rpc/"), set(names)) == names
