@@ -20,6 +20,7 @@ Facts are the inventory's 'facts' with the cached (gathered) facts merged over t
 -F operators: = == != < <= > >= =~ (numbers compare as numbers when both sides are numbers;
 a missing fact matches no operator, != included); '-F k=/re/i' is a regex, case-sensitive
 unless it ends in /i. -S: 'and', 'or', 'not' (or '!'), parentheses; bare words are classes.
+-A rpcutil matches every host (rpcutil ships with the runtime).
 
 --max-age DURATION: every host left after -I, -A and -C must have cached facts gathered
 within DURATION (30m, 1h, 2d); otherwise nothing is listed and the stale hosts are named
