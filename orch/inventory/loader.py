@@ -97,9 +97,14 @@ def parse_text(text: str, path: str, inventory: Inventory) -> None:
         elif yaml_error is not None and not _looks_like_ini(text):
             chosen, label = yaml_error, "YAML"
         line = getattr(chosen, "line", None)
-        raise InputError(f"not a valid {label} inventory: {chosen}", Where(path, line)) from None
+        raise InputError(f"not a valid {label} inventory: {_one_line(chosen)}",
+                         Where(path, line)) from None
     except InventoryError as error:
-        raise InputError(f"not a valid inventory: {error}", Where(path)) from None
+        raise InputError(f"not a valid inventory: {_one_line(error)}", Where(path)) from None
+
+
+def _one_line(error: Exception) -> str:
+    return " ".join(str(error).split("\n"))
 
 
 def _looks_like_ini(text: str) -> bool:

@@ -94,7 +94,9 @@ def load_data(text: str) -> tuple[object, dict]:
         text = text[0].upper() + text[1:] + ("" if text.endswith(".") else ".")
         raise YamlError(f"YAML parsing failed: {text}", mark.line + 1 if mark else None) from None
     except yaml.YAMLError as error:
-        raise YamlError(f"YAML parsing failed: {str(error).splitlines()[0]}", None) from None
+        position = getattr(error, "position", None)
+        line = text.count("\n", 0, position) + 1 if isinstance(position, int) else None
+        raise YamlError(f"YAML parsing failed: {str(error).splitlines()[0]}", line) from None
     except RecursionError:
         raise YamlError("YAML parsing failed: nested too deeply", None) from None
     finally:
@@ -105,15 +107,16 @@ def load_data(text: str) -> tuple[object, dict]:
 class _Walker:
     """``InventoryModule._parse_group`` and friends, with a line for every error."""
 
-    def __init__(self, inventory: Inventory, positions: dict, warnings: list[str]):
+    def __init__(self, inventory: Inventory, positions: dict, warnings: list[str], text: str = ""):
         self.inventory = inventory
         self.positions = positions
         self.warnings = warnings
+        self.text = text
 
     def line_of(self, mapping, key=None) -> int | None:
         found = self.positions.get(id(mapping))
         if found is None:
-            return None
+            return self._json_line(key)
         start, keys = found
         if key is not None:
             try:
@@ -121,6 +124,15 @@ class _Walker:
             except TypeError:
                 return start
         return start
+
+    def _json_line(self, key) -> int | None:
+        """JSON carries no positions: the line where the key first appears is close enough."""
+        if not self.text or key is None:
+            return None
+        at = self.text.find(json.dumps(str(key), ensure_ascii=False) + ":")
+        if at < 0:
+            at = self.text.find(json.dumps(str(key), ensure_ascii=False))
+        return self.text.count("\n", 0, at) + 1 if at >= 0 else None
 
     def parse_group(self, group, group_data, where: int | None):
         if not isinstance(group_data, dict | type(None)):
@@ -199,13 +211,13 @@ def parse_yaml(text: str, inventory: Inventory, warnings: list[str] | None = Non
     """Add the YAML (or JSON) inventory ``text`` to ``inventory``; YamlError names the line."""
     data, positions = load_data(text)
     if not data:
-        raise YamlError("Parsed empty YAML file", None)
+        raise YamlError("Parsed empty YAML file", 1)
     if not isinstance(data, dict):
         raise YamlError(f"YAML inventory has invalid structure, it should be a dictionary, got: "
                         f"{type(data)}", 1)
     if data.get("plugin"):
         raise YamlError("Plugin configuration YAML file, not YAML inventory",
                         positions.get(id(data), (1, {}))[1].get("plugin"))
-    walker = _Walker(inventory, positions, warnings if warnings is not None else [])
+    walker = _Walker(inventory, positions, warnings if warnings is not None else [], text)
     for group in data:
         walker.parse_group(group, data[group], walker.line_of(data, group))
