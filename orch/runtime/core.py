@@ -17,17 +17,18 @@ caller, open the audit log, then serve frames until ``exit`` or end of input.
 """
 
 import hashlib
-import ipaddress
 import json
 import os
 import re
 import signal
-import socket
 import struct
 import sys
 import time
-import traceback
 import types
+
+# ipaddress, socket and traceback are imported where they are used: each host starts this file
+# once per run, and importing them up front cost about a third of its start-up CPU (measured
+# in bench/REPORT.md), for code that runs only on a validator, a missing name or an error.
 
 # --------------------------------------------------------------------------------------------
 # The wire.
@@ -301,12 +302,16 @@ def _validation_problem(validation, text):
                 return "is not shellsafe: it contains %r" % character
         return None
     if validation == "ipv4address":
+        import ipaddress
+
         try:
             ipaddress.IPv4Address(text)
         except ValueError:
             return "is not an IPv4 address"
         return None
     if validation == "ipv6address":
+        import ipaddress
+
         try:
             ipaddress.IPv6Address(text)
         except ValueError:
@@ -485,8 +490,14 @@ def read_host(state_dir):
             data = json.load(handle)
         if not isinstance(data, dict):
             raise ValueError("%s must hold a JSON object" % path)
+    if data.get("name"):
+        name = data["name"]
+    else:
+        import socket
+
+        name = socket.gethostname()
     return Host(
-        name=data.get("name") or socket.gethostname(),
+        name=name,
         state_dir=state_dir,
         facts=data.get("facts") or {},
         classes=list(data.get("classes") or []),
@@ -843,6 +854,8 @@ class Runtime(object):
         except ActionTimeout:
             return _reply(reqid, UNKNOWN_ERROR, "action timed out after %gs" % timeout)
         except Exception as error:
+            import traceback
+
             traceback.print_exc(file=sys.stderr)
             return _reply(reqid, UNKNOWN_ERROR, str(error) or type(error).__name__)
 
