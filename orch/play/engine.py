@@ -5,8 +5,9 @@ retries and the wire. Everything the user sees leaves through ``sink`` as events
 never prints, prompts or exits; the CLI turns its outcome into an exit code.
 
 ``session`` is anything with ``async call(step_id, hosts, module, action, args, batch_size,
-batch_sleep, tries, try_sleep, timeout, summarize) -> StepResult`` (``.results``: host → HostResult) (``orch.rpc.RpcSession``, or
-a small fake in unit tests). ``discover(selection) -> [Host]`` resolves a node set's filters.
+batch_sleep, tries, try_sleep, timeout, summarize) -> StepResult`` whose ``.results`` maps a
+host to its HostResult (``orch.rpc.RpcSession``, or a small fake in unit tests).
+``discover(selection) -> [Host]`` resolves a node set's filters (``orch.select.Filter`` fields).
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ class _StepOptions:
 
 
 class Engine:
-    """One run of a play (YAML via ``run_play``, Python via the ``call``/``nodes`` helpers)."""
+    """One run of a play: YAML via ``run_play``; Python plays use ``resolve``/``call``/``announce``."""
 
     def __init__(
         self,
