@@ -146,3 +146,16 @@ def test_hundred_thousand_hosts_load_fast(tmp_path: Path):
     assert inventory.hosts["host000007"].groups == ("alfa", "db", "web")
     assert inventory.hosts["host099999"].address == "host099999"
     assert elapsed < 1.0, f"100,000 hosts took {elapsed:.2f} s of CPU"
+
+
+def test_ini_inventory_loads_without_importing_yaml(tmp_path: Path):
+    """``import orch.inventory`` stays light: an INI inventory never needs PyYAML."""
+    import subprocess
+    import sys
+
+    source = tmp_path / "hosts.ini"
+    source.write_text("[web]\nw[1:3]\n")
+    code = ("import sys; from orch.inventory import load_inventory; "
+            f"inv = load_inventory([{str(source)!r}]); "
+            "assert len(inv.hosts) == 3; assert 'yaml' not in sys.modules, 'yaml imported'")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
