@@ -23,7 +23,8 @@ def run(orch):
 
     orch.announce(f"Updating cluster {cluster}")
 
-    load_balancer = orch.discover(classes="haproxy", when_empty="No load balancers found")
+    load_balancer = orch.discover(classes="haproxy", when_empty="No load balancers found",
+                                  lock=False)
     load_balancer.ping()
 
     servers = orch.discover(agent="appmgr", fact=f"cluster={cluster}",
@@ -33,7 +34,8 @@ def run(orch):
     app_update(orch, backend, int(revision), servers, load_balancer, try_sleep)
 
     message = f"{orch.user} updated {len(servers)} node cluster {cluster} to revision {revision}"
-    notifier = orch.discover(agent="angelianotify", when_empty="No notification server found")
+    notifier = orch.discover(agent="angelianotify", when_empty="No notification server found",
+                             lock=False)
     orch.call("angelianotify.sendmsg", notifier,
               args={"recipient": "operators", "subject": "orch orchestration", "message": message})
     orch.announce(message)

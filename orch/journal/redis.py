@@ -10,10 +10,12 @@ from __future__ import annotations
 import json
 
 from orch.errors import InputError, OrchError, Where
+from orch.journal.locks import Holder, owner_alive, refuse, this_owner
 from orch.journal.store import DONE_STATUSES, RunRecord, StepRecord
 from orch.output import events as ev
 
 PREFIX = "orch:journal:"
+LOCK_TTL = 6 * 3600  # a lock outlives no controller by more than this
 KEPT = (ev.StepStarted, ev.HostReplied, ev.HostUnreachable, ev.HostSkipped, ev.StepDone,
         ev.StepFailed, ev.Announced, ev.Warned)
 
@@ -65,6 +67,43 @@ class RedisJournal:
         elif isinstance(event, KEPT):
             self._call(self._client.rpush, self.prefix + "events:" + self._run_id,
                        json.dumps(event.to_dict(), default=str))
+
+    def lock(self, run_id: str, hosts: list[str], owner: str | None = None) -> None:
+        """Lock ``hosts`` for ``run_id`` (``SET NX`` per host, all or none)."""
+        owner = owner or this_owner()
+        value = json.dumps({"run_id": run_id, "owner": owner})
+        taken, holders = [], []
+        for host in hosts:
+            key = self.prefix + "lock:" + host
+            for _ in range(2):
+                if self._call(self._client.set, key, value, nx=True, ex=LOCK_TTL):
+                    taken.append(key)
+                    break
+                current = self._call(self._client.get, key)
+                if current is None:
+                    continue  # released in between: try again
+                holder = json.loads(current)
+                if holder["run_id"] == run_id:
+                    break
+                if owner_alive(holder["owner"]):
+                    holders.append(Holder(host, holder["run_id"], holder["owner"]))
+                    break
+                self._call(self._client.delete, key)  # stale: its controller is gone
+        if holders:
+            if taken:
+                self._call(self._client.delete, *taken)
+            raise refuse(holders)
+        if hosts:
+            self._call(self._client.sadd, self.prefix + "locks:" + run_id, *hosts)
+
+    def unlock(self, run_id: str) -> None:
+        members = self._call(self._client.smembers, self.prefix + "locks:" + run_id)
+        for host in members:
+            key = self.prefix + "lock:" + host
+            current = self._call(self._client.get, key)
+            if current is not None and json.loads(current)["run_id"] == run_id:
+                self._call(self._client.delete, key)
+        self._call(self._client.delete, self.prefix + "locks:" + run_id)
 
     def mark(self, run_id: str, status: str) -> None:
         key = self.prefix + "run:" + run_id

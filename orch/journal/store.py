@@ -11,10 +11,12 @@ import json
 import os
 import sqlite3
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from orch.errors import InputError, Where
+from orch.journal.locks import Holder, owner_alive, refuse, this_owner
 from orch.output import events as ev
 
 SCHEMA = """
@@ -35,6 +37,7 @@ CREATE TABLE IF NOT EXISTS attempts (
 );
 CREATE INDEX IF NOT EXISTS attempts_run ON attempts (run_id, step, host);
 CREATE TABLE IF NOT EXISTS notes (run_id TEXT, kind TEXT, text TEXT, at REAL);
+CREATE TABLE IF NOT EXISTS locks (host TEXT PRIMARY KEY, run_id TEXT, owner TEXT, at REAL);
 """
 
 DONE_STATUSES = ("OK", "Skipped")
@@ -166,6 +169,33 @@ class Journal:
                        " unreachable=? WHERE run_id=?",
                        (event.at, "ok" if event.ok else "failed", event.message, event.elapsed,
                         json.dumps(event.failed), json.dumps(event.unreachable), run_id))
+
+    def lock(self, run_id: str, hosts: list[str], owner: str | None = None) -> None:
+        """Lock ``hosts`` for ``run_id``, all or none; HostsLocked names who holds them."""
+        owner = owner or this_owner()
+        with self._lock:
+            db = self._db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                holders = []
+                for host in hosts:
+                    row = db.execute("SELECT run_id, owner FROM locks WHERE host=?", (host,)).fetchone()
+                    if row and row[0] != run_id and owner_alive(row[1]):
+                        holders.append(Holder(host, row[0], row[1]))
+                if holders:
+                    raise refuse(holders)
+                now = time.time()
+                db.executemany("INSERT OR REPLACE INTO locks VALUES (?,?,?,?)",
+                               [(host, run_id, owner, now) for host in hosts])
+            except BaseException:
+                db.rollback()
+                raise
+            db.commit()
+
+    def unlock(self, run_id: str) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM locks WHERE run_id=?", (run_id,))
+            self._db.commit()
 
     def mark(self, run_id: str, status: str) -> None:
         """Set a run's status when it ended without RunDone (``interrupted``)."""

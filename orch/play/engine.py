@@ -53,7 +53,11 @@ class StepFailure(OrchError):
         self.reason = reason
 
 
-class EmptyNodeSet(OrchError):
+class RunRefused(OrchError):
+    """The run stops before changing anything (a node set is empty, its hosts are locked)."""
+
+
+class EmptyNodeSet(RunRefused):
     """A node set found no host (``when_empty``) or fewer than ``at_least``."""
 
 
@@ -87,6 +91,7 @@ class Engine:
         resumed_from: str | None = None,
         mask: Callable[[str], str] = lambda text: text,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        lock: Callable[[list[str]], None] | None = None,
     ):
         self.sink = sink
         self.discover = discover
@@ -96,6 +101,7 @@ class Engine:
         self.resumed_from = resumed_from
         self.mask = mask
         self.sleep = sleep
+        self.lock = lock  # lock(host names): raises OrchError when another run holds one
         self.session: Any = None
         self.last_result: Any = None  # the runner's StepResult of the latest call
         self.failed: dict[str, str] = {}
@@ -141,8 +147,9 @@ class Engine:
 
     # -- node sets -----------------------------------------------------------------------------
     async def resolve(self, name: str, selection: dict, when_empty: str | None = None,
-                      ping: bool = False, at_least: int | None = None) -> list:
-        """Hosts matching ``selection`` (classes facts identities agents compound limit)."""
+                      ping: bool = False, at_least: int | None = None, lock: bool = True) -> list:
+        """Hosts matching ``selection`` (classes facts identities agents compound limit),
+        locked for this run unless ``lock`` is false (hosts several runs may share)."""
         found = self.discover(selection)
         if asyncio.iscoroutine(found):
             found = await found
@@ -153,6 +160,11 @@ class Engine:
         if at_least is not None and len(hosts) < at_least:
             raise EmptyNodeSet(when_empty or
                                f"node set {name!r}: found {len(hosts)} host(s), need at least {at_least}")
+        if lock and self.lock is not None:
+            try:
+                self.lock([host.name for host in hosts])
+            except OrchError as error:
+                raise RunRefused(error.message) from None
         if ping:
             await self.call(f"nodes.{name}.ping", hosts, "rpcutil", "ping", {}, skip_done=False)
         return hosts
@@ -242,8 +254,8 @@ class Engine:
         self.start(play.name, masked_inputs)
         try:
             ok, message = await self._play_body(play, inputs, prefix="")
-        except EmptyNodeSet as empty:
-            return self.finish(False, empty.message)
+        except RunRefused as refused:
+            return self.finish(False, refused.message)
         return self.finish(ok, message)
 
     async def _play_body(self, play: Play, inputs: dict, prefix: str) -> tuple[bool, str]:
@@ -254,10 +266,16 @@ class Engine:
         hosts_by_set: dict[str, list] = {}
 
         async def resolve_all() -> None:
+            """Discover and lock every set first, then ping: nothing is sent while a set
+            may still turn out empty or locked by another run."""
             for node_set in play.nodes:
                 hosts = await self._resolve_set(node_set, context)
                 hosts_by_set[node_set.name] = hosts
                 context["nodes"][node_set.name] = [host.name for host in hosts]
+            for node_set in play.nodes:
+                if node_set.ping:
+                    await self.call(f"nodes.{node_set.name}.ping", hosts_by_set[node_set.name],
+                                    "rpcutil", "ping", {}, skip_done=False)
 
         resolved = False
         try:
@@ -315,7 +333,8 @@ class Engine:
         at_least = None
         if node_set.at_least is not None:
             at_least = _number(node_set.at_least, context, node_set.where, integer=True)
-        return await self.resolve(node_set.name, selection, when_empty, node_set.ping, at_least)
+        return await self.resolve(node_set.name, selection, when_empty, False, at_least,
+                                  node_set.lock)
 
     async def _steps(self, steps: tuple, context: dict, hosts_by_set: dict, prefix: str) -> None:
         for step in steps:
@@ -340,8 +359,8 @@ class Engine:
                 values = resolve_inputs(step.play.inputs, inputs, None, step.play.file, flag="inputs")
                 try:
                     ok, message = await self._play_body(step.play, values, prefix=step_id + ".")
-                except EmptyNodeSet as empty:
-                    ok, message = False, empty.message
+                except RunRefused as refused:
+                    ok, message = False, refused.message
                 if not ok:
                     raise StepFailure(step_id, f"play {step.play.name!r}: {message}", step.where)
         except InputError as error:

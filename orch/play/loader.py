@@ -37,7 +37,8 @@ class Registry(Protocol):
 
 PLAY_KEYS = ("name", "description", "requires", "inputs", "nodes", "steps", "on_fail", "on_success")
 INPUT_KEYS = ("prompt", "type", "validation", "default", "sensitive", "description")
-NODE_KEYS = ("class", "fact", "identity", "agent", "select", "limit", "when_empty", "ping", "at_least")
+NODE_KEYS = ("class", "fact", "identity", "agent", "select", "limit", "when_empty", "ping", "at_least",
+             "lock")
 CALL_KEYS = ("call", "name", "nodes", "args", "batch_size", "batch_sleep", "tries", "try_sleep",
              "timeout", "verbose", "summarize", "fail_ok", "max_fail", "assert", "register", "resume")
 STEP_KINDS = ("call", "announce", "assert", "play", "rolling")
@@ -254,6 +255,7 @@ class _PlayParser:
                 self.string(when_empty, body, "when_empty", f"{path}.when_empty")
                 template.check(when_empty, known, self.where(body, "when_empty", f"{path}.when_empty"))
             ping = self.boolean(body.get("ping", False), body, "ping", f"{path}.ping")
+            lock = self.boolean(body.get("lock", True), body, "lock", f"{path}.lock")
             at_least = body.get("at_least")
             if at_least is not None:
                 at_least = self.number(at_least, body, "at_least", f"{path}.at_least", known, 1)
@@ -261,7 +263,7 @@ class _PlayParser:
                 name=name, where=self.where(value, name, path), classes=lists["class"],
                 facts=lists["fact"], identities=lists["identity"], agents=lists["agent"],
                 compound=lists["select"], limit=limit, when_empty=when_empty, ping=ping,
-                at_least=at_least))
+                at_least=at_least, lock=lock))
             self.node_names.add(name)
         return tuple(sets)
 

@@ -45,6 +45,7 @@ class NodeSet:
     when_empty: str | None = None
     ping: bool = False
     at_least: Any = None
+    lock: bool = True  # one run at a time changes these hosts (false: shared, e.g. a load balancer)
 
 
 @dataclass(frozen=True)

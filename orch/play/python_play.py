@@ -30,7 +30,7 @@ from typing import Any
 
 from orch.errors import InputError, OrchError, Where
 from orch.output import events as ev
-from orch.play.engine import EmptyNodeSet, Engine, Outcome, StepFailure
+from orch.play.engine import Engine, Outcome, RunRefused, StepFailure
 from orch.play.inputs import MASK, Ask, convert, masker
 from orch.play.model import INPUT_TYPES, InputSpec
 
@@ -225,14 +225,15 @@ class PlayApi:
                  identity: str | Iterable[str] = (), agent: str | Iterable[str] = (),
                  select: str | Iterable[str] = (), limit: str | int | None = None,
                  when_empty: str | None = None, at_least: int | None = None,
-                 name: str | None = None) -> Nodes:
-        """Hosts matching the filters (as ``-C -F -I -A -S --limit``); ``when_empty`` stops the play."""
+                 name: str | None = None, lock: bool = True) -> Nodes:
+        """Hosts matching the filters (as ``-C -F -I -A -S --limit``); ``when_empty`` stops the
+        play; ``lock=False`` for hosts other runs may use at the same time (a load balancer)."""
         self._start()
         label = name or f"line {self._play.caller_line()}"
         selection = {"classes": _strings(classes), "facts": _strings(fact),
                      "identities": _strings(identity), "agents": _strings(agent),
                      "compound": _strings(select), "limit": None if limit is None else str(limit)}
-        hosts = self._run(self._engine.resolve(label, selection, when_empty, False, at_least))
+        hosts = self._run(self._engine.resolve(label, selection, when_empty, False, at_least, lock))
         return Nodes(self, label, hosts)
 
     def call(self, target: str, nodes: Nodes, args: dict | None = None, *, batch_size: int = 0,
@@ -300,8 +301,8 @@ async def run_python_play(play: PythonPlay, engine: Engine, session: Any, given:
     api = PlayApi(play, engine, asyncio.get_running_loop(), given, ask, registry)
     try:
         await asyncio.to_thread(play.run, api)
-    except EmptyNodeSet as empty:
-        return engine.finish(False, empty.message)
+    except RunRefused as refused:
+        return engine.finish(False, refused.message)
     except StepFailure as failure:
         where = Where(play.file, play.line_of(failure))
         engine.emit(ev.StepFailed(step=failure.step, reason=engine.mask(failure.reason)))

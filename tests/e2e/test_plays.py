@@ -174,6 +174,23 @@ def test_bad_revision_exits_2_before_any_host_is_contacted(lab, play):
     assert lab.orch("runs", "--json", check=0).stdout == runs_before
 
 
+def test_a_cluster_another_run_is_changing_is_refused(lab):
+    from orch.journal import open_journal
+
+    journal = open_journal(f"sqlite:///{lab.workdir / 'journal.db'}")
+    journal.lock("20261125T000000-beefed", ["dev5"])  # held by this (live) test process
+    try:
+        before = audit_counts(lab)
+        result = lab.orch("play", SEED_YML, "-e", "cluster=bravo", "-e", "backend=app",
+                          "-e", "revision=37", check=1)
+        assert "hosts are being changed by another run: dev5 by run 20261125T000000-beefed" in (
+            result.stdout)
+        assert audit_counts(lab) == before  # nothing was sent, not even a ping
+    finally:
+        journal.unlock("20261125T000000-beefed")
+        journal.close()
+
+
 @contextmanager
 def broken_upgrade(lab, name: str):
     """Make ``name``'s app fail to start (its configured command exits 3), then repair it."""

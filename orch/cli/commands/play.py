@@ -128,7 +128,8 @@ def run(args, env) -> int:
             pipe_closed.append(True)
 
     engine = Engine(fan_out(journal, show), _discoverer(config), run_id, caller, done=done,
-                    resumed_from=args.resume, mask=mask)
+                    resumed_from=args.resume, mask=mask,
+                    lock=lambda hosts: journal.lock(run_id, hosts))
     engine_box.append(engine)
     policy = "accept-new" if args.accept_new else None
 
@@ -149,6 +150,7 @@ def run(args, env) -> int:
         journal.mark(run_id, "interrupted")
         raise
     finally:
+        journal.unlock(run_id)
         journal.close()
     return ExitStatus.OK if outcome.ok else ExitStatus.HOSTS_FAILED
 

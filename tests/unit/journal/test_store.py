@@ -58,3 +58,30 @@ def test_interrupted_runs_are_marked(journal_url):
     journal.mark("20261125T081500-ab12cd", "interrupted")
     assert journal.run("20261125T081500-ab12cd").status == "interrupted"
     assert journal.notes("20261125T081500-ab12cd") == []
+
+
+def test_locks_one_run_per_host(journal_url):
+    import subprocess
+
+    import pytest
+
+    from orch.journal.locks import HostsLocked, this_owner
+
+    journal = open_journal(journal_url)
+    journal.lock("RUN-A", ["dev4", "dev5"])
+    journal.lock("RUN-A", ["dev5"])  # a run may lock its own hosts again
+    with pytest.raises(HostsLocked) as error:
+        journal.lock("RUN-B", ["dev1", "dev5", "dev4"])
+    assert str(error.value) == ("hosts are being changed by another run: dev4, dev5 by run RUN-A"
+                                " (see 'orch runs RUN_ID')")
+    journal.lock("RUN-C", ["dev1"])  # all or none: RUN-B took nothing
+    journal.unlock("RUN-A")
+    journal.lock("RUN-B", ["dev4", "dev5"])
+    # a lock whose controller died on this machine is stale and taken over
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    machine = this_owner().rpartition(":")[0]
+    journal.lock("RUN-D", ["dev9"], owner=f"{machine}:{dead.pid}")
+    journal.lock("RUN-E", ["dev9"])
+    with pytest.raises(HostsLocked, match="dev9 by run RUN-E"):
+        journal.lock("RUN-F", ["dev9"])

@@ -15,13 +15,14 @@ ROLLING = REPO / "plays/app_cluster_rolling.yml"
 INPUTS = {"cluster": "bravo", "backend": "app", "revision": "20", "try_sleep": "0"}
 
 
-def run(path, registry, inputs=INPUTS, behaviour=None, done=(), hosts=None, caller="rip"):
+def run(path, registry, inputs=INPUTS, behaviour=None, done=(), hosts=None, caller="rip",
+        lock=None):
     play = load_play(path, registry)
     values = resolve_inputs(play.inputs, dict(inputs))
     events = []
     engine = Engine(events.append, fake_discover(hosts or lab_hosts()), "RUN1", caller,
                     done=set(done), resumed_from="RUN0" if done else None,
-                    mask=masker(values[s.name] for s in play.inputs if s.sensitive))
+                    mask=masker(values[s.name] for s in play.inputs if s.sensitive), lock=lock)
     session = FakeSession(engine.runner_sink, behaviour)
     outcome = asyncio.run(engine.run_play(play, values, masked(play.inputs, values), session))
     return outcome, session.calls, events
@@ -57,7 +58,7 @@ def test_seed_play_makes_the_seed_calls(registry):
 def test_empty_cluster_stops_with_when_empty(registry):
     outcome, calls, events = run(SEED, registry, {**INPUTS, "cluster": "charlie"})
     assert not outcome.ok and outcome.message == "No web servers found"
-    assert names(calls) == ["rpcutil.ping"]  # only the load balancers were pinged
+    assert calls == []  # nothing is sent when a node set is empty
     assert events[-1].message == "No web servers found"
 
 
@@ -225,3 +226,19 @@ def test_nested_play_and_at_least(tmp_path, registry):
     assert not outcome.ok and calls == []
     [failed] = [e for e in events if isinstance(e, ev.StepFailed)]
     assert "node set 'apps': found 2 host(s), need at least 3" in failed.reason
+
+
+def test_locked_hosts_stop_the_run_before_any_call(registry):
+    from orch.errors import OrchError
+
+    locked = []
+
+    def lock(hosts):
+        locked.append(hosts)
+        if "dev5" in hosts:
+            raise OrchError("hosts are being changed by another run: dev5 by run RUN0")
+
+    outcome, calls, events = run(SEED, registry, lock=lock)
+    assert not outcome.ok and outcome.message.endswith("dev5 by run RUN0")
+    assert locked == [["dev4", "dev5", "dev6"]]  # lbs and notify are lock: false
+    assert calls == []

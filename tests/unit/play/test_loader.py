@@ -51,7 +51,7 @@ def test_seed_play_shape(registry):
     assert check.tries == 10
     assert calls[4].summarize
     assert isinstance(play.steps[0], AnnounceStep)
-    assert play.steps[0].where.line == 44
+    assert play.steps[0].where.line == 46
 
 
 def test_rolling_play_nests_steps(registry):
