@@ -95,8 +95,7 @@ def test_invalid_inventory_is_one_line_exit_2_naming_file_and_line(root: Path, n
     assert isinstance(raised.value.where.line, int) and raised.value.where.line >= 1
 
 
-@pytest.mark.parametrize(("root", "name"), [c for c in INVALID if "synthetic" not in c.values[1]
-                                            or c.values[0] == OURS])
+@pytest.mark.parametrize(("root", "name"), INVALID)
 def test_invalid_reason_is_ansibles(root: Path, name: str):
     """The reason orch gives is the one Ansible gives (its last parser's message)."""
     _need(root)
