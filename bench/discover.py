@@ -211,15 +211,19 @@ def main() -> int:
         matched = len(results["discover"][2].split())
         report_head = results["facts"][2].splitlines()[:4]
         load = os.getloadavg()[0]
+        niceness = os.nice(0)
+        nice_text = (f"; the benchmark ran at nice {niceness} (`nice -n {niceness}`) so its "
+                     "processes get their share of the cores" if niceness else "")
         print(f"discover matched {matched} hosts; cache built in {build_seconds:.1f}s ({size_mb:.0f} MB)")
 
         rows = []
         for name, argv in commands.items():
             walls, cpus, _ = results[name]
             shown = " ".join(arg if " " not in arg else f"'{arg}'" for arg in ["orch", *argv[1:]])
-            verdict = "ok" if min(walls) <= TARGETS[name] else "missed"
+            wall_ok = "yes" if min(walls) <= TARGETS[name] else "no"
+            cpu_ok = "yes" if statistics.median(cpus) <= TARGETS[name] else "no"
             rows.append(f"| `{shown}` | {min(walls):.3f} | {statistics.median(walls):.3f} | "
-                        f"{statistics.median(cpus):.3f} | {TARGETS[name]} | {verdict} |")
+                        f"{statistics.median(cpus):.3f} | {TARGETS[name]} | {wall_ok} | {cpu_ok} |")
         section = f"""## discover
 
 Offline discovery over a synthetic fleet of {options.hosts:,} hosts: an INI inventory of two
@@ -229,13 +233,13 @@ facts per host, some nested (`os.release.major`, `load.avg1`), built with
 subprocess, wall clock including interpreter start; {options.runs} runs after one warm-up
 (which also fills the cache's per-key memo and the bytecode cache), seconds. CPU is user +
 system time of the process; the 1-minute load average at the end was {load:.1f} on
-{os.cpu_count()} cores (other sessions' test suites share this machine), so the best wall
-time is the figure closest to an idle machine.
+{os.cpu_count()} cores (other sessions' test suites share this machine){nice_text}, so the best
+wall time is the figure closest to an idle machine.
 
 Reproduce: `.venv/bin/python bench/discover.py` (`--hosts N`, `--runs N`, `--work DIR`).
 
-| command | wall best | wall median | CPU median | target | best ≤ target |
-| --- | --- | --- | --- | --- | --- |
+| command | wall best | wall median | CPU median | target | wall best ≤ target | CPU ≤ target |
+| --- | --- | --- | --- | --- | --- | --- |
 {chr(10).join(rows)}
 
 The first discovery after a write to the cache (a gather, an import) regroups each key it
