@@ -92,6 +92,7 @@ class SqliteFactCache:
                 if create:
                     os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
                 connection = sqlite3.connect(self.path, timeout=30)
+                connection.execute("PRAGMA synchronous=NORMAL")  # WAL: durable enough, no fsync per commit
                 if not create and not connection.execute(
                         "SELECT 1 FROM sqlite_master WHERE name = 'fact_values'").fetchone():
                     connection.close()
