@@ -456,7 +456,7 @@ class Inventory:
         """
         hosts = self.hosts
         target = self.groups[group]
-        if len(set(names)) != len(names) or any(name in hosts for name in names):
+        if len(set(names)) != len(names) or not hosts.keys().isdisjoint(names):
             return False
         if not all(names):
             return False

@@ -7,6 +7,7 @@ that the same inventory line yields the same host names, ports and errors as in 
 
 from __future__ import annotations
 
+import functools
 import re
 import string
 
@@ -19,9 +20,7 @@ _LABEL = rf"(?:[\w]|{_ALNUM_RANGE})(?:[\w_-]|{_ALNUM_RANGE})*(?<![_-])"
 
 _BRACKETED_HOSTPORT = re.compile(r"^\[(.+)\]:([0-9]+)$")
 _HOSTPORT = re.compile(r"^((?:[^:\[\]]|\[[^\]]*\])*):([0-9]+)$")
-_IPV4 = re.compile(rf"^(?:{_V4}\.){{3}}{_V4}$", re.I)
-_IPV6 = re.compile(
-    rf"""^((?:{_V6}:){{7}}{_V6}|
+_IPV6_TEXT = rf"""^((?:{_V6}:){{7}}{_V6}|
     (?:{_V6}:){{1,6}}:|
     (?:{_V6}:)(?::{_V6}){{1,6}}|
     (?:{_V6}:){{2}}(?::{_V6}){{1,5}}|
@@ -33,10 +32,15 @@ _IPV6 = re.compile(
     {_V6}?::|
     (?:0:){{6}}(?:{_V6}\.){{3}}{_V6}|
     ::(?:ffff:)?(?:{_V6}\.){{3}}{_V6}|
-    (?:0:){{5}}ffff:(?:{_V6}\.){{3}}{_V6})$""",
-    re.X | re.I,
-)
-_HOSTNAME = re.compile(rf"^{_LABEL}(?:\.{_LABEL})*$", re.I | re.UNICODE)
+    (?:0:){{5}}ffff:(?:{_V6}\.){{3}}{_V6})$"""
+
+
+@functools.cache
+def _address_patterns() -> tuple[re.Pattern, ...]:
+    """IPv4, IPv6 and host name patterns, compiled on first use (tens of ms at import)."""
+    return (re.compile(rf"^(?:{_V4}\.){{3}}{_V4}$", re.I),
+            re.compile(_IPV6_TEXT, re.X | re.I),
+            re.compile(rf"^{_LABEL}(?:\.{_LABEL})*$", re.I | re.UNICODE))
 
 
 class RangeError(ValueError):
@@ -51,7 +55,7 @@ def parse_address(address: str) -> tuple[str, int | None]:
         if match:
             address, port_text = match.groups()
             port = int(port_text)
-    for pattern in (_IPV4, _IPV6, _HOSTNAME):
+    for pattern in _address_patterns():
         if pattern.match(address):
             return address, port
     raise ValueError(f"Not a valid network hostname: {address}")
