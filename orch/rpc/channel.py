@@ -33,11 +33,15 @@ class HostChannel:
         self._lock = asyncio.Lock()
         self.hello: dict = {}
 
-    async def _start(self, timeout: float) -> None:
+    async def _start(self, timeout: float, first_frames: bytes) -> None:
+        """Start the runtime and send ``first_frames`` right behind it, then wait for hello.
+
+        One write instead of a round trip: the first stage reads exactly the runtime's bytes,
+        so the frames that follow wait in the pipe until the runtime serves them.
+        """
         process = await self.connection.start_process(self._command)
         self._process = process
-        self._sent_modules = set()
-        process.stdin.write(self._payload)
+        process.stdin.write(self._payload + first_frames)
         self.hello = await self._read(timeout)
         if self.hello.get("kind") != "hello":
             raise Unreachable(f"remote runtime did not start: {self.hello!r:.200}")
@@ -89,9 +93,9 @@ class HostChannel:
         """
         async with self._lock:
             try:
-                if self._process is None:
-                    await self._start(timeout)
-                assert self._process is not None
+                starting = self._process is None
+                if starting:
+                    self._sent_modules = set()
                 frames = b""
                 for name, digest, source in modules:
                     if digest not in self._sent_modules:
@@ -99,7 +103,11 @@ class HostChannel:
                                               "source": source.decode("utf-8")})
                         self._sent_modules.add(digest)
                 frames += pack_frame(message)
-                self._process.stdin.write(frames)
+                if starting:
+                    await self._start(timeout, frames)
+                else:
+                    assert self._process is not None
+                    self._process.stdin.write(frames)
                 while True:
                     reply = await self._read(timeout + REPLY_MARGIN)
                     if reply.get("kind") == "reply" and reply.get("reqid") == message["reqid"]:
