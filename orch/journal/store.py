@@ -208,8 +208,9 @@ class Journal:
     def runs(self, limit: int = 50) -> list[RunRecord]:
         """The latest runs, newest first."""
         with self._lock:
-            rows = self._db.execute("SELECT run_id FROM runs ORDER BY run_id DESC LIMIT ?",
-                                    (limit,)).fetchall()
+            rows = self._db.execute(
+                "SELECT run_id FROM runs ORDER BY started DESC, run_id DESC LIMIT ?",
+                (limit,)).fetchall()
         return [record for (run_id,) in rows if (record := self.run(run_id)) is not None]
 
     def run(self, run_id: str) -> RunRecord | None:

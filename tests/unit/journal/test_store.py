@@ -85,3 +85,10 @@ def test_locks_one_run_per_host(journal_url):
     journal.lock("RUN-E", ["dev9"])
     with pytest.raises(HostsLocked, match="dev9 by run RUN-E"):
         journal.lock("RUN-F", ["dev9"])
+
+
+def test_runs_list_newest_first_even_within_one_second(journal_url):
+    journal = open_journal(journal_url)
+    journal(ev.RunStarted("20261125T081500-ffffff", "p", "play", {}, "rip", at=1000.1))
+    journal(ev.RunStarted("20261125T081500-000000", "p", "play", {}, "rip", at=1000.7))
+    assert [r.run_id for r in journal.runs()] == ["20261125T081500-000000", "20261125T081500-ffffff"]
