@@ -41,28 +41,42 @@ def lab_hosts(lab_dir: Path) -> tuple[dict, list[tuple[str, str]]]:
     return settings, hosts
 
 
-async def one(address: str, settings: dict, known, keys, limit: asyncio.Semaphore) -> bool:
+async def one(address: str, settings: dict, known, keys, limit: asyncio.Semaphore,
+              held: list | None = None) -> bool:
     async with limit:
         try:
-            async with asyncssh.connect(address, port=settings["port"],
-                                        username=settings["user"], known_hosts=known,
-                                        client_keys=keys, config=(), agent_path=None,
-                                        connect_timeout=30) as conn:
-                result = await conn.run(ONE_LINER, check=True, timeout=30)
-                return json.loads(result.stdout).get("ok") == 1
+            conn = await asyncssh.connect(address, port=settings["port"],
+                                          username=settings["user"], known_hosts=known,
+                                          client_keys=keys, config=(), agent_path=None,
+                                          connect_timeout=30)
+        except (TimeoutError, OSError, asyncssh.Error):
+            return False
+        try:
+            result = await conn.run(ONE_LINER, check=True, timeout=30)
+            return json.loads(result.stdout).get("ok") == 1
         except (TimeoutError, OSError, asyncssh.Error, ValueError):
             return False
+        finally:
+            if held is None:
+                conn.close()
+                await conn.wait_closed()
+            else:
+                held.append(conn)
 
 
-async def run(lab_dir: Path, conc: int, count: int | None) -> tuple[int, int]:
+async def run(lab_dir: Path, conc: int, count: int | None, hold: bool = False) -> tuple[int, int]:
     settings, hosts = lab_hosts(lab_dir)
     if count:
         hosts = hosts[:count]
     known = asyncssh.read_known_hosts(str(lab_dir / "known_hosts"))
     keys = [asyncssh.read_private_key(str(lab_dir / "client_key"))]
     limit = asyncio.Semaphore(conc)
-    results = await asyncio.gather(*(one(addr, settings, known, keys, limit)
+    held: list | None = [] if hold else None
+    results = await asyncio.gather(*(one(addr, settings, known, keys, limit, held)
                                      for _, addr in hosts))
+    for conn in held or []:
+        conn.close()
+    await asyncio.gather(*(conn.wait_closed() for conn in held or []))
     ok = sum(results)
     return ok, len(results) - ok
 
@@ -72,8 +86,11 @@ def main() -> int:
     parser.add_argument("lab_dir", type=Path)
     parser.add_argument("--conc", type=int, default=100, help="connections at once (100)")
     parser.add_argument("--hosts", type=int, default=None, help="only the first N hosts")
+    parser.add_argument("--hold", action="store_true",
+                        help="keep every connection open until all hosts answered (as a run of "
+                        "orch does), instead of closing each one after its reply")
     args = parser.parse_args()
-    ok, err = asyncio.run(run(args.lab_dir, args.conc, args.hosts))
+    ok, err = asyncio.run(run(args.lab_dir, args.conc, args.hosts, args.hold))
     print(f"ok={ok} err={err}")
     return 0 if err == 0 else 1
 

@@ -165,6 +165,10 @@ def lab_down() -> None:
     if (LAB / "lab.json").exists():
         subprocess.run([str(ORCH), "lab", "down", "--dir", str(LAB)], cwd=LAB.parent,
                        env=orch_env(), capture_output=True, text=True)
+    try:  # bench/timed.py's cpuacct group for the sshd: removable once its processes are gone
+        os.rmdir("/sys/fs/cgroup/cpuacct/orch-bench-sshd")
+    except OSError:
+        pass
 
 
 def _check_load_command() -> str:
@@ -287,8 +291,12 @@ def run_once(variant: Variant, label: str) -> dict:
         control_dir = tempfile.mkdtemp(prefix="bench-ansible-cp-")
         env["ANSIBLE_SSH_CONTROL_PATH_DIR"] = control_dir
     load = os.getloadavg()
-    subprocess.run([str(PYTHON), str(BENCH / "timed.py"), str(result_file), str(log), "--",
-                    *variant.argv], cwd=variant.cwd, env=env, check=True)
+    server = []
+    pid_file = LAB / "sshd.pid"
+    if pid_file.exists():
+        server = ["--server-pid", pid_file.read_text().strip()]
+    subprocess.run([str(PYTHON), str(BENCH / "timed.py"), str(result_file), str(log), *server,
+                    "--", *variant.argv], cwd=variant.cwd, env=env, check=True)
     if control_dir:
         shutil.rmtree(control_dir, ignore_errors=True)
     measured = json.loads(result_file.read_text())
@@ -310,8 +318,10 @@ def run_rounds(variants: list[Variant], pairs: int, label: str, say) -> list[lis
             current.append(measured)
             flag = "" if measured["ok"] == measured["expect"] else \
                 f"  !! {measured['ok']}/{measured['expect']} ok"
+            server = measured.get("server_cpu")
             say(f"  {label} {kind} {variant.name:16} wall {measured['wall']:7.2f}s  cpu "
-                f"{measured['cpu']:6.2f}s  rss {measured['max_rss_kib'] / 1024:6.1f} MiB  "
+                f"{measured['cpu']:6.2f}s  server {server if server is not None else '?':>6}s  "
+                f"rss {measured['max_rss_kib'] / 1024:6.1f} MiB  "
                 f"load {measured['load1_before']:5.2f}{flag}")
         if index:
             rounds.append(current)
@@ -336,6 +346,9 @@ def summarize(rounds: list[list[dict]], hosts_by_variant: dict[str, int]) -> dic
             "cpu_ms_per_host": stat([m["cpu"] * 1000 / hosts for m in runs]),
             "max_rss_mib": stat([m["max_rss_kib"] / 1024 for m in runs]),
             "tree_rss_mib": stat([m["tree_peak_rss_kib"] / 1024 for m in runs]),
+            "server_cpu": stat([m.get("server_cpu") or 0.0 for m in runs]),
+            "server_ms_per_host": stat([(m.get("server_cpu") or 0.0) * 1000 / hosts
+                                        for m in runs]),
             "ok": [m["ok"] for m in runs],
             "load1": stat([m["load1_before"] for m in runs]),
         }
@@ -496,13 +509,15 @@ def _fmt(stat: dict, digits: int = 2) -> str:
 
 
 def _variant_table(summary: dict) -> list[str]:
-    lines = ["| variant | hosts ok | wall s | controller CPU s | CPU ms/host | peak RSS MiB "
-             "(largest process) | tree RSS MiB (sampled) | load1 before |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| variant | hosts ok | wall s | controller CPU s | CPU ms/host | fleet (sshd) "
+             "CPU ms/host | peak RSS MiB (largest process) | tree RSS MiB (sampled) | "
+             "load1 before |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for name, s in summary.items():
         ok = "/".join(str(v) for v in s["ok"])
+        server = _fmt(s["server_ms_per_host"], 1) if "server_ms_per_host" in s else "–"
         lines.append(f"| {name} | {ok} of {s['hosts']} | {_fmt(s['wall'])} | {_fmt(s['cpu'])} | "
-                     f"{_fmt(s['cpu_ms_per_host'], 1)} | {_fmt(s['max_rss_mib'], 0)} | "
+                     f"{_fmt(s['cpu_ms_per_host'], 1)} | {server} | {_fmt(s['max_rss_mib'], 0)} | "
                      f"{_fmt(s['tree_rss_mib'], 0)} | {_fmt(s['load1'], 1)} |")
     return lines
 
@@ -531,19 +546,23 @@ def render(data: dict, peers_machine: dict) -> str:
     head = [f"## {case}", "",
             f"Target: {TARGETS.get(case, '')}. Measured {peers_machine.get('date', '?')} "
             f"(orch {peers_machine.get('orch_commit', '?')}) with "
-            f"`.venv/bin/python bench/run.py {case} --hosts {data.get('hosts', '')} "
-            f"--pairs {data['pairs']}`"
-            + (f" `--sizes {','.join(map(str, data['sizes']))}`" if case == "scale" else "")
+            f"`.venv/bin/python bench/run.py {case}"
+            + (f" --sizes {','.join(map(str, data['sizes']))}" if case == "scale"
+               else f" --hosts {data.get('hosts', '')}")
+            + f" --pairs {data['pairs']}`"
             + ": one warm-up round, then each round runs every variant once in turn. "
             "Medians [min–max] of the counted rounds.", ""]
     if case == "scale":
         body = ["| hosts | variant | hosts ok | wall s | CPU s | CPU ms/host (average) | "
-                "peak RSS MiB | load1 |", "|---:|---|---:|---:|---:|---:|---:|---:|"]
+                "fleet (sshd) CPU ms/host | peak RSS MiB | load1 |",
+                "|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
         for size, d in data["per_size"].items():
             for name, s in d["summary"].items():
                 ok = "/".join(str(v) for v in s["ok"])
+                server = _fmt(s["server_ms_per_host"], 1) if "server_ms_per_host" in s else "–"
                 body.append(f"| {size} | {name} | {ok} | {_fmt(s['wall'])} | {_fmt(s['cpu'])} | "
-                            f"{_fmt(s['cpu_ms_per_host'], 2)} | {_fmt(s['max_rss_mib'], 0)} | "
+                            f"{_fmt(s['cpu_ms_per_host'], 2)} | {server} | "
+                            f"{_fmt(s['max_rss_mib'], 0)} | "
                             f"{_fmt(s['load1'], 1)} |")
         body += ["", "Per-host slopes (least squares over the sizes' medians):", "",
                  "| variant | wall ms/host | controller CPU ms/host | RSS KiB/host |",

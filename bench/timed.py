@@ -1,6 +1,6 @@
 """Run one command and report what it cost the controller: wall, CPU of its whole tree, memory.
 
-    python bench/timed.py RESULT.json LOG -- CMD [ARG ...]
+    python bench/timed.py RESULT.json LOG [--server-pid PID] -- CMD [ARG ...]
 
 Why a wrapper: the CPU of a tool is the CPU of every process it starts. ``getrusage
 (RUSAGE_CHILDREN)`` after ``wait`` adds up every descendant that was waited for, but ssh
@@ -11,7 +11,14 @@ its own descendants), reaps them, and only then reads the rusage: the masters' C
 
 Memory: ``ru_maxrss`` is the peak of the largest single process (the whole tool for orch, one
 fork for Ansible); ``tree_peak_rss_kib`` samples the summed RSS of all descendants every 0.5 s
-(coarse, but shows Ansible's forks). Standard library only.
+(coarse, and shared pages count once per process, but it shows Ansible's forks).
+
+Server CPU (``--server-pid``, the lab's listening sshd): the sshd is moved into a cgroup-v1
+cpuacct group of its own (``orch-bench-sshd``), which every session, shell and remote
+``python3`` it forks inherits, so the group's ``cpuacct.usage`` growth over the run, read once
+the sessions have ended, is the fleet side's CPU for that run (the sshd's own cutime would miss
+the session grandchildren: sshd does not wait for them). ``server_cpu`` is null where cgroup v1
+cpuacct is not writable. Standard library only.
 """
 
 from __future__ import annotations
@@ -46,6 +53,34 @@ def _children_of(pid: int) -> list[int]:
     return found
 
 
+CPUACCT = "/sys/fs/cgroup/cpuacct/orch-bench-sshd"
+
+
+def _server_group(pid: int) -> str | None:
+    """The cpuacct group holding ``pid`` (created, and ``pid`` moved in, on first use)."""
+    try:
+        os.makedirs(CPUACCT, exist_ok=True)
+        with open(os.path.join(CPUACCT, "cgroup.procs")) as stream:
+            if str(pid) not in stream.read().split():
+                with open(os.path.join(CPUACCT, "cgroup.procs"), "w") as procs:
+                    procs.write(str(pid))
+        return CPUACCT
+    except OSError:
+        return None
+
+
+def _group_cpu(group: str) -> float:
+    with open(os.path.join(group, "cpuacct.usage")) as stream:
+        return int(stream.read()) / 1e9
+
+
+def _server_settled(pid: int, timeout: float = 10.0) -> None:
+    """Wait until the server has no session children left (they are reaped, CPU counted)."""
+    deadline = time.monotonic() + timeout
+    while _children_of(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
 def _tree_rss_kib(root: int) -> int:
     """Summed RSS of ``root``'s descendants (one /proc walk, parent links followed in memory)."""
     parents: dict[int, int] = {}
@@ -75,10 +110,19 @@ def _tree_rss_kib(root: int) -> int:
 
 
 def main(argv: list[str]) -> int:
+    server_pid = None
+    if len(argv) > 4 and argv[2] == "--server-pid":
+        server_pid = int(argv[3])
+        argv = argv[:2] + argv[4:]
     if len(argv) < 4 or argv[2] != "--":
         sys.stderr.write(__doc__)
         return 2
     result_path, log_path, command = argv[0], argv[1], argv[3:]
+    group = _server_group(server_pid) if server_pid else None
+    server_before = None
+    if group:
+        _server_settled(server_pid)
+        server_before = _group_cpu(group)
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     me = os.getpid()
@@ -118,6 +162,10 @@ def main(argv: list[str]) -> int:
         wall = time.monotonic() - started
     done.set()
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    server_cpu = None
+    if group and server_before is not None:
+        _server_settled(server_pid)
+        server_cpu = round(_group_cpu(group) - server_before, 3)
     result = {
         "command": command,
         "exit": code,
@@ -129,6 +177,7 @@ def main(argv: list[str]) -> int:
         "max_rss_kib": usage.ru_maxrss,
         "tree_peak_rss_kib": max(peak[0], usage.ru_maxrss),
         "leftovers_ended": len(leftovers),
+        "server_cpu": server_cpu,
     }
     with open(result_path, "w") as stream:
         json.dump(result, stream)
