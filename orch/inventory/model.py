@@ -150,12 +150,11 @@ class Group:
 
     def set_variable(self, key, value) -> None:
         if key == "ansible_group_priority":
-            try:
+            try:  # Ansible calls int(value) outside its own try: None or a list is an error too
                 self.priority = int(value)
-            except TypeError:
-                pass
-            except (ValueError, OverflowError) as error:
-                raise InventoryError(f"ansible_group_priority must be an integer: {error}") from None
+            except (TypeError, ValueError, OverflowError) as error:
+                raise InventoryError(f"ansible_group_priority of group '{self.name}' must be an "
+                                     f"integer: {error}") from None
         else:
             self.vars[key] = value
 
