@@ -44,7 +44,9 @@ async def execute_call(args, env, module: str, action: str, arguments: dict) -> 
     policy = "accept-new" if args.accept_new else None
     async with RpcSession(config, registry, sink, run_id, host_key_policy=policy) as session:
         session.prepare(module, action, arguments)  # bad input fails before discovery
-        hosts = offering(discover(config, Filter.from_args(args), max_age=max_age), module)
+        hosts = discover(config, Filter.from_args(args), max_age=max_age)
+        if not args.identities:
+            hosts = offering(hosts, module)
         if not hosts:
             raise NothingMatched(f"no hosts matched the selection (and offer {module})")
         started = time.monotonic()
@@ -67,7 +69,8 @@ def offering(hosts: list, module: str) -> list:
     """Hosts that offer ``module``, as MCollective adds the agent filter to every call.
 
     A host whose inventory declares no ``agents`` is assumed to offer every module (plain
-    Ansible inventories say nothing about agents); ``rpcutil`` is offered everywhere.
+    Ansible inventories say nothing about agents); ``rpcutil`` is offered everywhere. Hosts
+    named with ``-I`` are called as named: orch pushes the module, so any host can run it.
     """
     if module == "rpcutil":
         return list(hosts)

@@ -180,13 +180,17 @@ def test_timeout_is_honoured(lab):
 
 
 def _processes_of(address: str) -> list[int]:
+    """The sshd session and runtime serving ``address`` (not the app the lab runs there)."""
     pids = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
             environ = (entry / "environ").read_bytes().split(b"\0")
+            cmdline = (entry / "cmdline").read_bytes()
         except OSError:
+            continue
+        if b"appserver" in cmdline:
             continue
         if any(item.startswith(b"SSH_CONNECTION=") and item.split()[2] == address.encode()
                for item in environ if item.count(b" ") >= 3):
@@ -196,7 +200,7 @@ def _processes_of(address: str) -> list[int]:
 
 def test_host_killed_mid_request(lab):
     env = {k: v for k, v in os.environ.items() if not k.startswith("ORCH_")} | TEST_MODULES
-    proc = subprocess.Popen(orch_command() + ["call", "labtest.sleep", "seconds=10", "-C", "web"],
+    proc = subprocess.Popen(orch_command() + ["call", "labtest.sleep", "seconds=10", "-I", "/^dev/"],
                             cwd=lab.workdir, env=env, stdout=subprocess.PIPE, text=True)
     address = lab.hosts["dev5"]
     deadline = time.monotonic() + 10

@@ -18,6 +18,9 @@ Arguments are k=v pairs, checked against the module's declaration before anythin
   orch call appmgr.upgrade revision=20 -F cluster=alfa --batch 2 --tries 2
   orch call appmgr.status -F cluster=alfa --summarize
 
+Hosts whose inventory lists `agents` are called only if they offer the module (as MCollective
+adds the agent filter), unless they are named with -I.
+
 Exit 0 when every host answered OK, 1 when some failed or were unreachable, 2 for bad input."""
 
 
