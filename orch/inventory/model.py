@@ -153,8 +153,8 @@ class Group:
             try:  # Ansible calls int(value) outside its own try: None or a list is an error too
                 self.priority = int(value)
             except (TypeError, ValueError, OverflowError) as error:
-                raise InventoryError(f"ansible_group_priority of group '{self.name}' must be an "
-                                     f"integer: {error}") from None
+                raise InventoryError(f"{error} (ansible_group_priority of group '{self.name}' "
+                                     "must be an integer)") from None
         else:
             self.vars[key] = value
 
