@@ -212,8 +212,7 @@ def main() -> int:
         report_head = results["facts"][2].splitlines()[:4]
         load = os.getloadavg()[0]
         niceness = os.nice(0)
-        nice_text = (f"; the benchmark ran at nice {niceness} (`nice -n {niceness}`) so its "
-                     "processes get their share of the cores" if niceness else "")
+        nice_text = f"; the benchmark ran under `nice -n {niceness}`" if niceness else ""
         print(f"discover matched {matched} hosts; cache built in {build_seconds:.1f}s ({size_mb:.0f} MB)")
 
         rows = []
@@ -233,8 +232,8 @@ facts per host, some nested (`os.release.major`, `load.avg1`), built with
 subprocess, wall clock including interpreter start; {options.runs} runs after one warm-up
 (which also fills the cache's per-key memo and the bytecode cache), seconds. CPU is user +
 system time of the process; the 1-minute load average at the end was {load:.1f} on
-{os.cpu_count()} cores (other sessions' test suites share this machine){nice_text}, so the best
-wall time is the figure closest to an idle machine.
+{os.cpu_count()} cores (other sessions' test suites share this machine{nice_text}). The best
+wall time is the figure closest to an idle machine; CPU time hardly depends on the neighbours.
 
 Reproduce: `.venv/bin/python bench/discover.py` (`--hosts N`, `--runs N`, `--work DIR`).
 
