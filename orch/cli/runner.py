@@ -25,13 +25,14 @@ def new_run_id() -> str:
 
 
 async def execute_call(args, env, module: str, action: str, arguments: dict) -> int:
+    """``orch call``: select, check the arguments, call, render; exit 0 only if all went well."""
     from orch.agents import load_registry
+    from orch.cli.commands.discover import select_from_args
     from orch.config import parse_duration
     from orch.errors import Where
     from orch.output import events as ev
     from orch.output import make_sink
     from orch.rpc.session import RpcSession
-    from orch.select import Filter, discover
 
     config = config_from_args(args, env)
     registry = load_registry(config)
@@ -39,16 +40,15 @@ async def execute_call(args, env, module: str, action: str, arguments: dict) -> 
     batch_sleep = parse_duration(args.batch_sleep, Where(path="--batch-sleep"))
     try_sleep = parse_duration(args.try_sleep, Where(path="--try-sleep"))
     timeout = parse_duration(args.timeout, Where(path="--timeout")) if args.timeout else None
-    max_age = parse_duration(args.max_age, Where(path="--max-age")) if args.max_age else None
     run_id = new_run_id()
     policy = "accept-new" if args.accept_new else None
     async with RpcSession(config, registry, sink, run_id, host_key_policy=policy) as session:
         session.prepare(module, action, arguments)  # bad input fails before discovery
-        hosts = discover(config, Filter.from_args(args), max_age=max_age)
+        hosts = select_from_args(args, env, config).hosts()
         if not args.identities:
             hosts = offering(hosts, module)
-        if not hosts:
-            raise NothingMatched(f"no hosts matched the selection (and offer {module})")
+            if not hosts:
+                raise NothingMatched(f"none of the selected hosts offers {module}")
         started = time.monotonic()
         sink(ev.RunStarted(run_id, f"call {module}.{action}", "call", {}, session.caller))
         sink(ev.Discovered("call", [h.name for h in hosts]))
@@ -56,13 +56,43 @@ async def execute_call(args, env, module: str, action: str, arguments: dict) -> 
             "call", hosts, module, action, arguments,
             batch_size=max(args.batch, 0), batch_sleep=batch_sleep, tries=max(args.tries, 1),
             try_sleep=try_sleep, timeout=timeout, summarize=args.summarize)
-        failed = {h: f"{r.status}: {r.message}" for h, r in result.failed.items()}
-        unreachable = {h: r.message for h, r in result.unreachable.items()}
-        if not args.summarize and not args.json:
+        if not args.summarize and not args.json and getattr(args, "show_replies", True):
             _show_replies(env, result, sink)
-        sink(ev.RunDone(run_id, not failed and not unreachable, failed, unreachable,
-                        round(time.monotonic() - started, 3)))
+        sink(_run_done(run_id, result, started))
     return ExitStatus.OK if result.all_ok else ExitStatus.HOSTS_FAILED
+
+
+async def gather_facts(args, env, config) -> int:
+    """``orch facts --gather``: ask the selected hosts for ``rpcutil.inventory``, cache the facts."""
+    from orch.agents import load_registry
+    from orch.cli.commands.discover import select_from_args
+    from orch.facts import store_gathered
+    from orch.output import events as ev
+    from orch.output import make_sink
+    from orch.rpc.session import RpcSession
+
+    args.max_age = None  # gathering is how stale facts get fresh
+    sink = make_sink(env, json=args.json, verbose=args.verbose)
+    run_id = new_run_id()
+    async with RpcSession(config, load_registry(config), sink, run_id) as session:
+        hosts = select_from_args(args, env, config).hosts()
+        started = time.monotonic()
+        sink(ev.RunStarted(run_id, "facts --gather", "call", {}, session.caller))
+        result = await session.call("gather", hosts, "rpcutil", "inventory", {})
+        facts = {host: reply.data.get("facts") or {} for host, reply in result.ok.items()}
+        count = store_gathered(config, facts) if facts else 0
+        sink(_run_done(run_id, result, started,
+                       f"gathered the facts of {count} host(s) into {config.fact_cache}"))
+    return ExitStatus.OK if result.all_ok else ExitStatus.HOSTS_FAILED
+
+
+def _run_done(run_id: str, result, started: float, message: str = ""):
+    from orch.output import events as ev
+
+    failed = {h: f"{r.status}: {r.message}" for h, r in result.failed.items()}
+    unreachable = {h: r.message for h, r in result.unreachable.items()}
+    return ev.RunDone(run_id, not failed and not unreachable, failed, unreachable,
+                      round(time.monotonic() - started, 3), message)
 
 
 def offering(hosts: list, module: str) -> list:

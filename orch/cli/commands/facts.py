@@ -18,7 +18,7 @@ DESCRIPTION = """Report how the values of one fact are distributed over the sele
 Dotted keys reach nested facts. Hosts without the fact are not listed.
 --max-age DURATION: refuse (exit 1, naming them) when a host left after -I, -A and -C has
 cached facts older than DURATION or none at all.
---gather refreshes the cache from live hosts (not built yet).
+--gather asks the selected live hosts (rpcutil.inventory) and refreshes the cache.
 
 Exit 0 when some selected host has the fact, 1 when none does (or nothing matched, or facts
 are stale), 2 for bad input."""
@@ -31,7 +31,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--import", dest="import_file", metavar="FILE",
                         help="load {host: {facts}} from a JSON file into the fact cache")
     parser.add_argument("--gather", action="store_true",
-                        help="refresh the fact cache from the selected live hosts (not built yet)")
+                        help="refresh the fact cache from the selected live hosts")
     add_selection_flags(parser)
 
 
@@ -64,9 +64,13 @@ def run(args, env) -> int:
     from orch.cli.commands.discover import load_selection_config, select_from_args
     from orch.errors import InputError, Where
 
-    if args.gather:
-        raise InputError("'orch facts --gather' is not built yet", Where(path="--gather"))
     config = load_selection_config(args, env)
+    if args.gather:
+        import asyncio
+
+        from orch.cli.runner import gather_facts
+
+        return asyncio.run(gather_facts(args, env, config))
     if args.import_file:
         count = _import(args.import_file, env, config)
         env.stderr.write(f"imported the facts of {count} host(s) into {config.fact_cache}\n")
