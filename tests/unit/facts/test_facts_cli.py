@@ -57,7 +57,6 @@ def test_bad_input_is_exit_2_one_line(fleet):
     (fleet.folder / "broken.json").write_text('{"dev1": \n {"a": }')
     for argv, expected in (
         (["facts"], "name a fact"),
-        (["facts", "--gather"], "not built yet"),
         (["facts", "--import", "missing.json"], "missing.json: cannot read"),
         (["facts", "--import", "bad.json"], "bad.json: dev2: facts of host 'dev2' must be an object"),
         (["facts", "--import", "broken.json"], "broken.json:2: column 8: not valid JSON"),
