@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 from orch.errors import ExitStatus, NothingMatched
@@ -36,29 +37,33 @@ async def execute_call(args, env, module: str, action: str, arguments: dict) -> 
 
     config = config_from_args(args, env)
     registry = load_registry(config)
-    sink = make_sink(env, json=args.json, verbose=args.verbose)
     batch_sleep = parse_duration(args.batch_sleep, Where(path="--batch-sleep"))
     try_sleep = parse_duration(args.try_sleep, Where(path="--try-sleep"))
     timeout = parse_duration(args.timeout, Where(path="--timeout")) if args.timeout else None
+    spec = registry.get(module)
+    checked = spec.prepare_args(action, arguments)  # bad input fails before anything else
+    secret = spec.sensitive_inputs(action)
+    masked = {key: "********" if key in secret else value for key, value in checked.items()}
+    hosts = select_from_args(args, env, config).hosts()
+    if not args.identities:
+        hosts = offering(hosts, module)
+        if not hosts:
+            raise NothingMatched(f"none of the selected hosts offers {module}")
     run_id = new_run_id()
     policy = "accept-new" if args.accept_new else None
-    async with RpcSession(config, registry, sink, run_id, host_key_policy=policy) as session:
-        session.prepare(module, action, arguments)  # bad input fails before discovery
-        hosts = select_from_args(args, env, config).hosts()
-        if not args.identities:
-            hosts = offering(hosts, module)
-            if not hosts:
-                raise NothingMatched(f"none of the selected hosts offers {module}")
-        started = time.monotonic()
-        sink(ev.RunStarted(run_id, f"call {module}.{action}", "call", {}, session.caller))
-        sink(ev.Discovered("call", [h.name for h in hosts]))
-        result = await session.call(
-            "call", hosts, module, action, arguments,
-            batch_size=max(args.batch, 0), batch_sleep=batch_sleep, tries=max(args.tries, 1),
-            try_sleep=try_sleep, timeout=timeout, summarize=args.summarize)
-        if not args.summarize and not args.json and getattr(args, "show_replies", True):
-            _show_replies(env, result, sink)
-        sink(_run_done(run_id, result, started))
+    with journaled(config, make_sink(env, json=args.json, verbose=args.verbose)) as sink:
+        async with RpcSession(config, registry, sink, run_id, host_key_policy=policy) as session:
+            started = time.monotonic()
+            sink(ev.RunStarted(run_id, f"call {module}.{action}", "call", masked, session.caller))
+            sink(ev.Discovered("call", [h.name for h in hosts]))
+            result = await session.call(
+                "call", hosts, module, action, checked,
+                batch_size=max(args.batch, 0), batch_sleep=batch_sleep,
+                tries=max(args.tries, 1), try_sleep=try_sleep, timeout=timeout,
+                summarize=args.summarize)
+            if not args.summarize and not args.json:
+                _show_replies(result, sink)
+            sink(_run_done(run_id, result, started))
     return ExitStatus.OK if result.all_ok else ExitStatus.HOSTS_FAILED
 
 
@@ -72,18 +77,31 @@ async def gather_facts(args, env, config) -> int:
     from orch.rpc.session import RpcSession
 
     args.max_age = None  # gathering is how stale facts get fresh
-    sink = make_sink(env, json=args.json, verbose=args.verbose)
+    hosts = select_from_args(args, env, config).hosts()
     run_id = new_run_id()
-    async with RpcSession(config, load_registry(config), sink, run_id) as session:
-        hosts = select_from_args(args, env, config).hosts()
-        started = time.monotonic()
-        sink(ev.RunStarted(run_id, "facts --gather", "call", {}, session.caller))
-        result = await session.call("gather", hosts, "rpcutil", "inventory", {})
-        facts = {host: reply.data.get("facts") or {} for host, reply in result.ok.items()}
-        count = store_gathered(config, facts) if facts else 0
-        sink(_run_done(run_id, result, started,
-                       f"gathered the facts of {count} host(s) into {config.fact_cache}"))
+    with journaled(config, make_sink(env, json=args.json, verbose=args.verbose)) as sink:
+        async with RpcSession(config, load_registry(config), sink, run_id) as session:
+            started = time.monotonic()
+            sink(ev.RunStarted(run_id, "facts --gather", "call", {}, session.caller))
+            result = await session.call("gather", hosts, "rpcutil", "inventory", {})
+            facts = {host: reply.data.get("facts") or {} for host, reply in result.ok.items()}
+            count = store_gathered(config, facts) if facts else 0
+            sink(_run_done(run_id, result, started,
+                           f"gathered the facts of {count} host(s) into {config.fact_cache}"))
     return ExitStatus.OK if result.all_ok else ExitStatus.HOSTS_FAILED
+
+
+@contextlib.contextmanager
+def journaled(config, show):
+    """The sink for a run: what the user sees, and the journal (``orch runs``) beside it."""
+    from orch.journal import open_journal
+    from orch.output import fan_out
+
+    journal = open_journal(config.journal)
+    try:
+        yield fan_out(journal, show)
+    finally:
+        journal.close()
 
 
 def _run_done(run_id: str, result, started: float, message: str = ""):
@@ -107,7 +125,7 @@ def offering(hosts: list, module: str) -> list:
     return [host for host in hosts if not host.agents or module in host.agents]
 
 
-def _show_replies(env, result, sink) -> None:
+def _show_replies(result, sink) -> None:
     """Group identical OK replies so 200 identical answers print once."""
     import json
 

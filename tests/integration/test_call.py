@@ -28,6 +28,9 @@ def test_ping_every_host(lab):
     for name in lab.hosts:
         assert f"processing result from {name} [OK]" in result.stdout
     assert "discovered=8 responses=8 failcount=0 okcount=8" in done_line(result.stdout)
+    run_id = lab.orch("runs", check=0).stdout.splitlines()[1].split()[0]
+    shown = lab.orch("runs", run_id, check=0).stdout
+    assert "rpcutil" in shown and "dev6" in shown
 
 
 def test_json_lines_are_events(lab):
@@ -97,9 +100,12 @@ def test_audit_line_per_request_with_sensitive_input_masked(lab):
     assert " caller=labadmin agent=labtest action=echo " in line
     assert line.startswith("reqid=") and len(line.split(":")[0]) == len("reqid=") + 32
     assert "hunter2" not in line and "********" in line and "hello there" in line
-    journal = (lab.workdir / "journal.db")
-    if journal.exists():
-        assert b"hunter2" not in journal.read_bytes()
+    journal = lab.workdir / "journal.db"
+    assert journal.exists() and b"hunter2" not in journal.read_bytes()
+    for wal in lab.workdir.glob("journal.db-*"):
+        assert b"hunter2" not in wal.read_bytes()
+    runs = lab.orch("runs", check=0)
+    assert "call labtest.echo" in runs.stdout
 
 
 def test_policy_denial_is_audited_and_not_run(lab):
