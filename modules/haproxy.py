@@ -17,6 +17,27 @@ import os
 import re
 import socket
 
+# Inputs and outputs shared by disable and enable (the declaration is read, never changed).
+BACKEND_INPUT = {
+    "type": "string", "required": True, "prompt": "Backend",
+    "description": "HAProxy backend holding the servers",
+    "validation": "^[a-zA-Z0-9_.-]+\\Z", "maxlength": 64,
+}
+SERVER_INPUT = {
+    "type": "list", "required": True, "prompt": "Servers",
+    "description": "Server names in the backend (a list, or a comma string)",
+    "validation": "^[a-zA-Z0-9_.-]+\\Z", "maxlength": 1000,
+}
+CHANGE_OUTPUTS = {
+    "backend": {"display_as": "Backend", "description": "The backend changed"},
+    "state": {"display_as": "State", "description": "State the servers were put in",
+              "default": None},
+    "servers": {"display_as": "Servers", "description": "Server name → state after",
+                "default": {}},
+    "previous": {"display_as": "Previous", "description": "Server name → state before",
+                 "default": {}},
+}
+
 AGENT = {
     "name": "haproxy",
     "description": "Disable, enable and inspect servers of an HAProxy backend via its runtime API",
@@ -29,56 +50,24 @@ AGENT = {
         "disable": {
             "description": "Put servers in maintenance (or drain) so HAProxy sends them no traffic",
             "inputs": {
-                "backend": {
-                    "type": "string", "required": True, "prompt": "Backend",
-                    "description": "HAProxy backend holding the servers",
-                    "validation": "^[a-zA-Z0-9_.-]+\\Z", "maxlength": 64,
-                },
-                "server": {
-                    "type": "list", "required": True, "prompt": "Servers",
-                    "description": "Server names in the backend (a list, or a comma string)",
-                    "validation": "^[a-zA-Z0-9_.-]+\\Z", "maxlength": 1000,
-                },
+                "backend": BACKEND_INPUT,
+                "server": SERVER_INPUT,
                 "drain": {
                     "type": "boolean", "required": False, "default": False,
                     "description": "Drain (finish open sessions, take no new ones) "
                                    "instead of maintenance",
                 },
             },
-            "outputs": {
-                "backend": {"display_as": "Backend", "description": "The backend changed"},
-                "state": {"display_as": "State", "description": "State the servers were put in",
-                          "default": None},
-                "servers": {"display_as": "Servers", "description": "Server name → state after",
-                            "default": {}},
-                "previous": {"display_as": "Previous", "description": "Server name → state before",
-                             "default": {}},
-            },
+            "outputs": CHANGE_OUTPUTS,
             "aggregate": [{"function": "summary", "args": ["state"]}],
         },
         "enable": {
             "description": "Take servers out of maintenance or drain so HAProxy sends them traffic",
             "inputs": {
-                "backend": {
-                    "type": "string", "required": True, "prompt": "Backend",
-                    "description": "HAProxy backend holding the servers",
-                    "validation": "^[a-zA-Z0-9_.-]+\\Z", "maxlength": 64,
-                },
-                "server": {
-                    "type": "list", "required": True, "prompt": "Servers",
-                    "description": "Server names in the backend (a list, or a comma string)",
-                    "validation": "^[a-zA-Z0-9_.-]+\\Z", "maxlength": 1000,
-                },
+                "backend": BACKEND_INPUT,
+                "server": SERVER_INPUT,
             },
-            "outputs": {
-                "backend": {"display_as": "Backend", "description": "The backend changed"},
-                "state": {"display_as": "State", "description": "State the servers were put in",
-                          "default": None},
-                "servers": {"display_as": "Servers", "description": "Server name → state after",
-                            "default": {}},
-                "previous": {"display_as": "Previous", "description": "Server name → state before",
-                             "default": {}},
-            },
+            "outputs": CHANGE_OUTPUTS,
             "aggregate": [{"function": "summary", "args": ["state"]}],
         },
         "status": {

@@ -13,7 +13,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import Aborted, free_port, load_module
+from module_support import Aborted, free_port, load_module
 
 WEBHOOK = Path(__file__).resolve().parents[3] / "orch" / "lab" / "webhook.py"
 PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable

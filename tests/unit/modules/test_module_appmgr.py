@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import PYTHON, Aborted, answer, load_module, pid_of, stop_app
+from module_support import PYTHON, Aborted, answer, load_module, pid_of, stop_app
 
 
 def test_status_reports_what_the_app_answers(app, call):

@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import MODULES, load_module
+from module_support import MODULES, load_module
 
 from orch.runtime import core
 

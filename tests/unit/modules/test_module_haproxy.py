@@ -7,7 +7,7 @@ import re
 import urllib.request
 
 import pytest
-from conftest import HAPROXY, Aborted, haproxy_states, load_module
+from module_support import HAPROXY, Aborted, haproxy_states, load_module
 
 pytestmark = pytest.mark.skipif(not os.path.exists(HAPROXY), reason="haproxy not installed")
 

@@ -6,7 +6,7 @@ import os
 import re
 
 import pytest
-from conftest import Aborted, load_module
+from module_support import Aborted, load_module
 
 PLUGINS = "/usr/lib/nagios/plugins"
 pytestmark = pytest.mark.skipif(not os.path.exists(f"{PLUGINS}/check_load"),

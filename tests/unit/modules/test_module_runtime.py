@@ -12,7 +12,7 @@ import time
 import uuid
 
 import pytest
-from conftest import MODULES, answer, haproxy_states, pid_of
+from module_support import MODULES, answer, haproxy_states, pid_of
 
 from orch.runtime import bootstrap, core
 
