@@ -1,0 +1,105 @@
+"""bench/timed.py counts what a tool really costs; bench/run.py reads each tool's success count.
+
+The wrapper is run for real on small commands whose CPU is known: a child that daemonizes (as
+ssh ControlPersist masters do) must still be counted and ended, or Ansible would look cheaper
+than it is.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[3]
+TIMED = REPO / "bench" / "timed.py"
+
+
+def _run_module():
+    spec = importlib.util.spec_from_file_location("bench_run", REPO / "bench" / "run.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["bench_run"] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def _timed(tmp_path: Path, code: str) -> dict:
+    result, log = tmp_path / "result.json", tmp_path / "log.txt"
+    subprocess.run([sys.executable, str(TIMED), str(result), str(log), "--",
+                    sys.executable, "-c", textwrap.dedent(code)], check=True, timeout=60)
+    return json.loads(result.read_text())
+
+
+def test_counts_the_cpu_of_a_child_that_daemonized(tmp_path):
+    done = tmp_path / "daemon-done"
+    code = f"""
+    import os, time
+    if os.fork() == 0:
+        os.setsid()
+        if os.fork() == 0:          # the grandchild escapes, as a ControlPersist master does
+            started = time.process_time()
+            while time.process_time() - started < 0.4:
+                pass
+            open({str(done)!r}, "w").close()
+            time.sleep(300)         # and lingers until the wrapper ends it
+        os._exit(0)
+    os.wait()
+    deadline = time.monotonic() + 30
+    while not os.path.exists({str(done)!r}) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    """
+    measured = _timed(tmp_path, code)
+    assert measured["leftovers_ended"] >= 1
+    assert measured["exit"] == 0
+    assert measured["cpu"] >= 0.35, measured
+
+
+def test_ends_what_the_command_left_running_and_returns(tmp_path):
+    code = """
+    import os, time
+    if os.fork() == 0:
+        os.setsid()
+        if os.fork() == 0:
+            time.sleep(300)
+        os._exit(0)
+    os.wait()
+    """
+    started = time.monotonic()
+    measured = _timed(tmp_path, code)
+    assert time.monotonic() - started < 20
+    assert measured["leftovers_ended"] >= 1
+    assert measured["max_rss_kib"] > 0
+
+
+def test_success_counts_from_each_tools_output():
+    run = _run_module()
+    ansible = "dev1 | SUCCESS => {\n}\ndev2 | UNREACHABLE! => {\n}\ndev3 | SUCCESS => {\n}\n"
+    assert run._count(r"\| SUCCESS =>", multi=True)(ansible) == 2
+    orch = "done rpcutil#ping [discovered=3 responses=3 failcount=1 okcount=2 totaltime=0.4]"
+    assert run._count(r"okcount=(\d+)")(orch) == 2
+    play = ("done a [okcount=198 totaltime=1]\ndone b [okcount=197 totaltime=1]\n")
+    assert run._count_orch_play(play) == 197
+    recap = ("dev1                       : ok=5    changed=0    unreachable=0    failed=0\n"
+             "dev2                       : ok=4    changed=0    unreachable=0    failed=1\n")
+    assert run._count_recap(5)(recap) == 1
+    pyinfra = ("--> Results:\n"
+               "    Operation                Hosts   Success   Error   No Change\n"
+               "    rpcutil.ping (true)      10      10        -       -\n"
+               "    check_load               10      9         1       -\n"
+               "    Grand total              20      19        1       -\n")
+    assert run._count_pyinfra(pyinfra) == 9
+    assert run._count_pyinfra("no results table") == 0
+
+
+def test_pair_ratios_are_taken_round_by_round():
+    run = _run_module()
+    rounds = [[{"variant": "a", "wall": 10.0}, {"variant": "b", "wall": 2.0}],
+              [{"variant": "a", "wall": 12.0}, {"variant": "b", "wall": 4.0}]]
+    ratios = run.pair_ratios(rounds, [("a", "b")])["a / b"]
+    assert ratios["values"] == [5.0, 3.0]
+    assert ratios["median"] == 4.0
+    assert abs(run.slope([(50, 1.0), (100, 2.0), (200, 4.0)]) - 0.02) < 1e-12
