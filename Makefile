@@ -34,5 +34,9 @@ lab-up: install
 lab-down: install
 	$(BIN)/orch lab down
 
+# Benchmarks against Ansible, pyinfra and the bare-SSH floor (long: ~45 min); see bench/REPORT.md.
+bench: install
+	$(BIN)/python bench/run.py all --hosts 200 --pairs 3
+
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info
