@@ -1,6 +1,6 @@
 """Profile one orch command by CPU time (not wall): where the controller's CPU goes.
 
-    cd bench/results && ../../.venv/bin/python ../profile.py [--top 30] ../../.venv/bin/orch call rpcutil.ping
+    cd bench/results && ../../.venv/bin/python ../cpu_profile.py [--top 30] ../../.venv/bin/orch call rpcutil.ping
 
 cProfile with ``time.process_time`` as its clock, so time spent waiting for hosts (or for a
 core, on a loaded machine) does not count. Prints the functions with the most own CPU time and
