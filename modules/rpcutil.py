@@ -3,7 +3,6 @@
 MCollective's rpcutil agent, for orch. Pushed to hosts: standard library only, Python 3.6+.
 """
 
-import platform
 import sys
 import time
 
@@ -66,7 +65,7 @@ def inventory(request):
         "classes": sorted(host.classes),
         "agents": sorted(host.agents),
         "python": "%d.%d.%d" % tuple(sys.version_info[:3]),
-        "platform": "%s %s %s" % (platform.system(), platform.release(), platform.machine()),
+        "platform": _platform(),
         "host": host.name,
     }
 
@@ -74,3 +73,10 @@ def inventory(request):
 def get_fact(request):
     name = request.args["fact"]
     return {"fact": name, "value": request.host.fact(name)}
+
+
+def _platform():
+    """``Linux 6.1.0 x86_64``; ``platform`` is imported here, not for every ping."""
+    import platform
+
+    return "%s %s %s" % (platform.system(), platform.release(), platform.machine())
