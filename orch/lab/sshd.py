@@ -46,8 +46,12 @@ def ensure_user(name: str) -> pwd.struct_passwd:
         pass
     if not is_root():
         raise InputError(f"user {name} does not exist")
-    for argv in (["useradd", "-m", "-s", "/bin/bash", name], ["usermod", "-p", "*", name]):
-        result = subprocess.run(argv, capture_output=True, text=True)
+    for argv in (["/usr/sbin/useradd", "-m", "-s", "/bin/bash", name],
+                 ["/usr/sbin/usermod", "-p", "*", name]):  # absolute: PATH may lack /usr/sbin
+        try:
+            result = subprocess.run(argv, capture_output=True, text=True)
+        except OSError as error:
+            raise LabError(f"cannot run {argv[0]}: {error}") from None
         if result.returncode != 0:
             raise LabError(f"{' '.join(argv)} failed: {result.stderr.strip()}")
     return pwd.getpwnam(name)
