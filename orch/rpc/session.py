@@ -17,7 +17,6 @@ from collections.abc import Sequence
 
 from orch.errors import InputError, RequestTimeout, TransportError, Unreachable
 from orch.output import events as ev
-from orch.rpc.args import check_args
 from orch.rpc.result import OK, UNREACHABLE, HostResult, StepResult
 from orch.rpc.summary import summaries
 from orch.transport import Pool, Target, TransportOptions
@@ -72,7 +71,7 @@ class RpcSession:
     def prepare(self, module: str, action: str, args: dict) -> tuple[object, dict]:
         """Find the module and check the arguments before anything is sent (InputError if bad)."""
         spec = self.registry.get(module)
-        return spec, check_args(spec, action, args)
+        return spec, spec.prepare_args(action, args)  # typed values from a play pass unchanged
 
     async def call(
         self,
