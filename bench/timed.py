@@ -37,8 +37,9 @@ PR_SET_CHILD_SUBREAPER = 36
 SAMPLE_EVERY = 0.5
 
 
-def _children_of(pid: int) -> list[int]:
-    found = []
+def _proc_stats():
+    """``(pid, fields)`` for every process, fields being /proc/PID/stat after the command name
+    (fields[1] is the parent pid, fields[21] the RSS in pages)."""
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -47,10 +48,11 @@ def _children_of(pid: int) -> list[int]:
                 stat = stream.read()
         except OSError:
             continue
-        fields = stat[stat.rfind(b")") + 2:].split()
-        if int(fields[1]) == pid:
-            found.append(int(entry))
-    return found
+        yield int(entry), stat[stat.rfind(b")") + 2:].split()
+
+
+def _children_of(pid: int) -> list[int]:
+    return [child for child, fields in _proc_stats() if int(fields[1]) == pid]
 
 
 CPUACCT = "/sys/fs/cgroup/cpuacct/orch-bench-sshd"
@@ -86,17 +88,9 @@ def _tree_rss_kib(root: int) -> int:
     parents: dict[int, int] = {}
     rss: dict[int, int] = {}
     page_kib = os.sysconf("SC_PAGE_SIZE") // 1024
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as stream:
-                stat = stream.read()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(b")") + 2:].split()
-        parents[int(entry)] = int(fields[1])
-        rss[int(entry)] = int(fields[21]) * page_kib
+    for pid, fields in _proc_stats():
+        parents[pid] = int(fields[1])
+        rss[pid] = int(fields[21]) * page_kib
     total = 0
     for pid, kib in rss.items():
         node, depth = pid, 0

@@ -50,6 +50,18 @@ def chown_tree(path: Path, user: str) -> None:
             os.lchown(os.path.join(root, name), account.pw_uid, account.pw_gid)
 
 
+def _wait_for_pid(read_pid, what: str, state: Path, timeout: float = 5.0) -> int:
+    """The pid a daemon writes to its pidfile once it runs (it may lag its listening socket)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        pid = read_pid()
+        if pid:
+            return pid
+        if time.monotonic() > deadline:
+            raise LabError(f"{what} wrote no pidfile in {state}")
+        time.sleep(0.05)
+
+
 # --- HAProxy -------------------------------------------------------------------------------
 
 def haproxy_config(lb: LabHost, apps: list[LabHost], settings: LabSettings, lab_dir: Path) -> str:
@@ -102,12 +114,7 @@ def start_haproxy(lab_dir: Path, lb: LabHost, apps: list[LabHost], settings: Lab
         raise LabError(f"haproxy did not start (see {log})")
     if not processes.wait_for_port(lb.address, settings.frontend_port, timeout=10):
         raise LabError(f"haproxy does not listen on {lb.address}:{settings.frontend_port}")
-    for _ in range(100):
-        pid = haproxy_pid(lab_dir, lb)
-        if pid:
-            return pid
-        time.sleep(0.05)
-    raise LabError(f"haproxy wrote no pidfile in {state}")
+    return _wait_for_pid(lambda: haproxy_pid(lab_dir, lb), "haproxy", state)
 
 
 # --- app servers ---------------------------------------------------------------------------
@@ -148,9 +155,4 @@ def start_webhook(lab_dir: Path, notify: LabHost, settings: LabSettings) -> int:
     _spawn(argv, lab_dir, settings.user)
     if not processes.wait_for_port(notify.address, settings.webhook_port, timeout=10):
         raise LabError(f"webhook on {notify.name} does not answer (see {state}/webhook.log)")
-    for _ in range(100):
-        pid = webhook_pid(lab_dir, notify)
-        if pid:
-            return pid
-        time.sleep(0.05)
-    raise LabError(f"webhook wrote no pidfile in {state}")
+    return _wait_for_pid(lambda: webhook_pid(lab_dir, notify), "webhook", state)
