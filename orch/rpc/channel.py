@@ -10,12 +10,11 @@ from __future__ import annotations
 import asyncio
 import struct
 
-import asyncssh
-
 from orch.errors import RequestTimeout, Unreachable
 from orch.runtime.core import FRAME_HEADER, FRAME_MAX, decode_frame_body
 from orch.runtime.core import encode_frame as pack_frame
 from orch.transport import Connection
+from orch.transport.sshlib import asyncssh
 
 _LENGTH = struct.Struct(FRAME_HEADER)
 REPLY_MARGIN = 5.0  # the host enforces the request timeout itself; wait a little longer
@@ -50,11 +49,12 @@ class HostChannel:
         assert self._process is not None
         stdout = self._process.stdout
         try:
-            header = await asyncio.wait_for(stdout.readexactly(_LENGTH.size), timeout)
-            (length,) = _LENGTH.unpack(header)
-            if length > FRAME_MAX:
-                raise Unreachable(f"reply frame too large ({length} bytes)")
-            body = await asyncio.wait_for(stdout.readexactly(length), timeout)
+            async with asyncio.timeout(timeout):  # one deadline for the frame, no extra task
+                header = await stdout.readexactly(_LENGTH.size)
+                (length,) = _LENGTH.unpack(header)
+                if length > FRAME_MAX:
+                    raise Unreachable(f"reply frame too large ({length} bytes)")
+                body = await stdout.readexactly(length)
         except asyncio.IncompleteReadError:
             raise Unreachable(await self._exit_reason()) from None
         except TimeoutError:

@@ -12,7 +12,7 @@ import fcntl
 import os
 from pathlib import Path
 
-import asyncssh
+from orch.transport.sshlib import asyncssh
 
 
 def _entry_host(address: str, port: int) -> str:

@@ -5,11 +5,10 @@ from __future__ import annotations
 import asyncio
 import os
 
-import asyncssh
-
 from orch.errors import HostKeyRejected, Unreachable
 from orch.transport.known_hosts import KnownHosts
 from orch.transport.options import Target, TransportOptions
+from orch.transport.sshlib import asyncssh
 
 # Algorithm preferences, measured on the 200-host lab (bench/REPORT.md). asyncssh's default
 # cipher, chacha20-poly1305, builds two new cipher contexts per packet in Python and cost about a

@@ -1,0 +1,66 @@
+"""orch.transport against the lab's real sshd: what goes over the wire, and auth failures."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from orch.errors import Unreachable
+from orch.transport import Pool, Target, TransportOptions, sshlib
+from orch.transport.sshlib import asyncssh
+
+pytestmark = pytest.mark.lab
+
+
+class _Packets(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+    def sent(self, name: str) -> int:
+        return sum(1 for line in self.lines if f"Sent {name} (" in line)
+
+
+async def _run_true(lab, key: str) -> bytes:
+    options = TransportOptions(known_hosts=str(lab.known_hosts), connect_timeout=20)
+    target = Target("dev1", lab.hosts["dev1"], lab.port, lab.user, key)
+    async with Pool(options) as pool:
+        connection = await pool.connect(target)
+        process = await connection.start_process("echo ok")
+        out = await process.stdout.read()
+        await process.wait()
+        return out
+
+
+async def test_auth_is_one_signed_request_and_no_padding_packets(lab):
+    packets = _Packets()
+    logger = logging.getLogger("asyncssh")
+    old_level = logger.level
+    logger.addHandler(packets)
+    logger.setLevel(logging.DEBUG)
+    asyncssh.set_debug_level(3)
+    try:
+        assert await _run_true(lab, str(lab.client_key)) == b"ok\n"
+    finally:
+        asyncssh.set_debug_level(1)
+        logger.removeHandler(packets)
+        logger.setLevel(old_level)
+    assert packets.sent("MSG_CHANNEL_OPEN") == 1
+    if "sign-first" in sshlib.APPLIED:
+        # no "none" probe, no "would you accept this key?" query, no MSG_IGNORE under AES-GCM
+        assert packets.sent("MSG_USERAUTH_REQUEST") == 1
+        assert packets.sent("MSG_IGNORE") == 0
+    else:  # asyncssh as shipped: none, query, signed request, each after an ignore packet
+        assert packets.sent("MSG_USERAUTH_REQUEST") == 3
+        assert packets.sent("MSG_IGNORE") > 0
+
+
+async def test_a_key_the_host_does_not_accept_is_refused(lab, tmp_path):
+    other = tmp_path / "other_key"
+    other.write_bytes(asyncssh.generate_private_key("ssh-ed25519").export_private_key())
+    with pytest.raises(Unreachable, match=f"authentication failed as {lab.user}"):
+        await _run_true(lab, str(other))
