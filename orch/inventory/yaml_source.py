@@ -12,6 +12,7 @@ import json
 
 import yaml
 
+from orch.inventory import parse_cache
 from orch.inventory.model import Inventory, InventoryError, UnsafeText
 from orch.inventory.ranges import expand_hostpattern
 
@@ -85,6 +86,9 @@ def load_data(text: str) -> tuple[object, dict]:
         return json.loads(text), {}
     except (ValueError, RecursionError):
         pass
+    cached = parse_cache.load(text)
+    if cached is not None:
+        return cached
     loader = _Loader(text)
     try:
         data = loader.get_single_data()
@@ -101,6 +105,7 @@ def load_data(text: str) -> tuple[object, dict]:
         raise YamlError("YAML parsing failed: nested too deeply", None) from None
     finally:
         loader.dispose()
+    parse_cache.store(text, data, loader.positions)
     return data, loader.positions
 
 
