@@ -411,6 +411,8 @@ def machine(peers: dict) -> dict:
         "controller_python": _first_line([str(PYTHON), "--version"]),
         "remote_python": _first_line(["/usr/bin/python3", "--version"]),
         "asyncssh": _first_line([str(PYTHON), "-c", "import asyncssh; print(asyncssh.__version__)"]),
+        "ssh_tuning": _first_line([str(PYTHON), "-c", "from orch.transport import sshlib; "
+                                   "print(', '.join(sshlib.APPLIED) or 'none')"]),
         "openssh": _first_line(["ssh", "-V"]),
         "ansible": peers.get("ansible", "?"), "pyinfra": peers.get("pyinfra", "?"),
         "orch_commit": commit, "date": time.strftime("%Y-%m-%d %H:%M %Z"),
@@ -581,7 +583,8 @@ def render_machine(info: dict) -> str:
     return "\n".join([
         "## machine", "",
         f"{info['cpu']}, {info['cores']} cores, {info['memory_gib']} GiB; {info['os']}, kernel "
-        f"{info['kernel']}. Controller {info['controller_python']}, asyncssh {info['asyncssh']}; "
+        f"{info['kernel']}. Controller {info['controller_python']}, asyncssh {info['asyncssh']} "
+        f"(orch's adjustments: {info.get('ssh_tuning', 'none')}); "
         f"remote {info['remote_python']}; {info['openssh']}; {info['ansible']}; pyinfra "
         f"{info['pyinfra'].replace('pyinfra: ', '')}. Every lab host is this same machine: the controller, sshd and "
         "every remote process share its cores.",
@@ -643,6 +646,10 @@ def main(argv: list[str] | None = None) -> int:
         report_from_saved(say)
         return 0
     RESULTS.mkdir(parents=True, exist_ok=True)
+    # orch as installed has its bytecode compiled (pip does it; `make install` too), as the
+    # peers' site-packages do: do not let PYTHONDONTWRITEBYTECODE make it compile every run.
+    subprocess.run([str(PYTHON), "-m", "compileall", "-q", str(REPO / "orch")], check=True,
+                   stdout=subprocess.DEVNULL)
     cases = ["call", "scale", "play", "discover"] if args.case == "all" else [args.case]
     peers = install_peers() if set(cases) & {"call", "play"} else {}
     info = machine(peers)
