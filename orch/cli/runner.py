@@ -60,7 +60,7 @@ async def execute_call(args, env, module: str, action: str, arguments: dict) -> 
                 "call", hosts, module, action, checked,
                 batch_size=max(args.batch, 0), batch_sleep=batch_sleep,
                 tries=max(args.tries, 1), try_sleep=try_sleep, timeout=timeout,
-                summarize=args.summarize)
+                summarize=args.summarize, hang_up=True)
             if not args.summarize and not args.json:
                 _show_replies(result, sink)
             sink(_run_done(run_id, result, started))
@@ -83,7 +83,8 @@ async def gather_facts(args, env, config) -> int:
         async with RpcSession(config, load_registry(config), sink, run_id) as session:
             started = time.monotonic()
             sink(ev.RunStarted(run_id, "facts --gather", "call", {}, session.caller))
-            result = await session.call("gather", hosts, "rpcutil", "inventory", {})
+            result = await session.call("gather", hosts, "rpcutil", "inventory", {},
+                                        hang_up=True)
             facts = {host: reply.data.get("facts") or {} for host, reply in result.ok.items()}
             count = store_gathered(config, facts) if facts else 0
             sink(_run_done(run_id, result, started,

@@ -87,8 +87,14 @@ class RpcSession:
         try_sleep: float = 0.0,
         timeout: float | None = None,
         summarize: bool = False,
+        hang_up: bool = False,
     ) -> StepResult:
-        """Call ``module.action`` on every host; every host's outcome is in the result."""
+        """Call ``module.action`` on every host; every host's outcome is in the result.
+
+        ``hang_up``: nothing more will be asked of these hosts in this run (``orch call``), so
+        each host's runtime and connection close as soon as its last attempt is over, instead
+        of idling (and exchanging keepalives) until the slowest host answers.
+        """
         if tries < 1:
             raise InputError(f"tries must be at least 1, got {tries}")
         spec, checked = self.prepare(module, action, args)
@@ -105,7 +111,7 @@ class RpcSession:
                 self.sink(ev.BatchStarted(step_id, index, len(batches), [h.name for h in batch]))
             outcomes = await asyncio.gather(*(
                 self._host(step_id, host, module, action, checked, modules, timeout, tries,
-                           try_sleep) for host in batch))
+                           try_sleep, hang_up) for host in batch))
             for outcome in outcomes:
                 result.results[outcome.host] = outcome
             if batch_sleep and index < len(batches):
@@ -127,7 +133,7 @@ class RpcSession:
         return result
 
     async def _host(self, step_id, host, module, action, args, modules, timeout, tries,
-                    try_sleep) -> HostResult:
+                    try_sleep, hang_up=False) -> HostResult:
         outcome: HostResult | None = None
         for attempt in range(1, tries + 1):
             async with self._semaphore:
@@ -145,7 +151,15 @@ class RpcSession:
                 break
             await asyncio.sleep(try_sleep)
         assert outcome is not None
+        if hang_up:
+            self._hang_up(host.name)
         return outcome
+
+    def _hang_up(self, name: str) -> None:
+        channel = self._channels.pop(name, None)
+        if channel is not None:
+            channel.close()
+        self.pool.forget(name)
 
     async def _attempt(self, host, module, action, args, modules, timeout, attempt) -> HostResult:
         from orch.rpc.channel import HostChannel

@@ -51,6 +51,7 @@ class Pool:
         self._connections: dict[str, Connection] = {}
         self._pending: dict[str, asyncio.Future] = {}
         self._keys: dict[str, list] = {}
+        self._closing: list[Connection] = []
 
     async def __aenter__(self) -> Pool:
         return self
@@ -80,14 +81,19 @@ class Pool:
         return connection
 
     def forget(self, name: str) -> None:
-        """Drop a connection that died so the next request reconnects."""
+        """Close and drop ``name``'s connection: it died, or the run needs nothing more of it.
+
+        The next ``connect`` opens a new one; ``close`` still waits for this one to finish.
+        """
         connection = self._connections.pop(name, None)
         if connection is not None:
             connection.close()
+            self._closing.append(connection)
 
     async def close(self) -> None:
-        connections = list(self._connections.values())
+        connections = list(self._connections.values()) + self._closing
         self._connections.clear()
+        self._closing = []
         for connection in connections:
             connection.close()
         await asyncio.gather(*(c.wait_closed() for c in connections), return_exceptions=True)

@@ -222,3 +222,21 @@ def test_host_killed_mid_request(lab):
     assert proc.returncode == 1, stdout
     assert "dev5 [Unreachable]" in stdout
     assert "okcount=5" in done_line(stdout)
+
+
+def test_a_host_is_hung_up_on_once_it_has_answered(lab):
+    """A one-step call does not keep a finished host's session open until the run ends."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ORCH_")} | TEST_MODULES
+    proc = subprocess.Popen(orch_command() + ["call", "labtest.sleep", "seconds=3", "--batch", "1",
+                                              "-I", "dev1", "-I", "dev2"],
+                            cwd=lab.workdir, env=env, stdout=subprocess.PIPE, text=True)
+    first, second = lab.hosts["dev1"], lab.hosts["dev2"]
+    deadline = time.monotonic() + 20
+    while not _processes_of(second) and time.monotonic() < deadline:
+        time.sleep(0.1)  # the second batch has started: the first host has answered
+    time.sleep(0.5)
+    busy, finished = _processes_of(second), _processes_of(first)
+    stdout, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, stdout
+    assert busy, "the second host's session should still be running"
+    assert not finished, "the first host's sshd session and runtime should be gone"
