@@ -19,6 +19,7 @@ STDLIB_36 = {
     "shlex", "shutil", "signal", "socket", "stat", "string", "struct", "subprocess", "sys",
     "tempfile", "textwrap", "threading", "time", "traceback", "types", "urllib", "uuid",
     "zlib", "gzip", "tarfile", "configparser", "getpass", "pathlib", "queue", "resource",
+    "_sha256", "_sha2",  # the interpreter's built-in sha256 (3.6-3.11, 3.12+)
 }
 
 
