@@ -1,12 +1,16 @@
 """The first stage: the few lines ``python3 -c`` runs on a host before orch's runtime exists.
 
 The controller starts ``exec /usr/bin/python3 -I -S -c '<COMMAND>'`` over SSH, then writes
-``payload()`` to the process's stdin: one line with a byte count, then that many bytes of
-zlib-compressed ``core.py``. The first stage reads exactly those bytes (with ``os.read``, so
-nothing that follows, such as the first module frames, is swallowed by a buffer), execs them as
-a fresh module named ``orch_runtime`` and calls its ``main()``, which takes over stdin and stdout
-for frames. Nothing is written to disk. ``-I`` ignores PYTHON* variables and the user's site
-folder; ``-S`` skips ``site``: the runtime sees only the standard library.
+``payload()`` to the process's stdin: one line ``<n> <tag> <m>``, then ``n`` bytes of
+zlib-compressed ``core.py`` and ``m`` bytes of zlib-compressed marshalled bytecode of that same
+file, compiled by the controller's Python, whose ``sys.implementation.cache_tag`` is ``tag``.
+The first stage reads exactly those bytes (with ``os.read``, so nothing that follows, such as
+the first module frames, is swallowed by a buffer). When the host's Python has the same tag
+it runs the bytecode, saving the ~5 ms every host would spend compiling core.py; otherwise it
+compiles the source. Either way it runs it as a fresh module named ``orch_runtime`` and calls
+its ``main()``, which takes over stdin and stdout for frames (hello says which was run).
+Nothing is written to disk. ``-I`` ignores PYTHON* variables and the user's site folder;
+``-S`` skips ``site``: the runtime sees only the standard library.
 
 COMMAND contains no single quote, so it can sit inside ``'...'`` in any POSIX shell command.
 """
@@ -14,12 +18,16 @@ COMMAND contains no single quote, so it can sit inside ``'...'`` in any POSIX sh
 from __future__ import annotations
 
 import functools
+import importlib.machinery
+import marshal
 import shlex
+import sys
+import types
 import zlib
 from pathlib import Path
 
 #: The source ``python3 -c`` runs. Kept short and plain: an auditor reads it in the process list.
-COMMAND = """import os,sys,types,zlib
+COMMAND = """import os,sys,types,zlib,marshal
 def read(count):
     data = b""
     while len(data) < count:
@@ -31,10 +39,19 @@ def read(count):
 line = b""
 while not line.endswith(b"\\n"):
     line += read(1)
+size, tag, code_size = line.split()
+source = read(int(size))
+code = read(int(code_size))
 runtime = types.ModuleType("orch_runtime")
 runtime.__file__ = "orch/runtime/core.py"
 sys.modules["orch_runtime"] = runtime
-exec(compile(zlib.decompress(read(int(line))), runtime.__file__, "exec"), runtime.__dict__)
+if code and tag.decode() == sys.implementation.cache_tag:
+    runtime.__orch_loaded_from__ = "bytecode"
+    code = marshal.loads(zlib.decompress(code))
+else:
+    runtime.__orch_loaded_from__ = "source"
+    code = compile(zlib.decompress(source), runtime.__file__, "exec")
+exec(code, runtime.__dict__)
 runtime.main()
 """
 
@@ -48,6 +65,25 @@ def command(python: str = "/usr/bin/python3") -> str:
 
 @functools.lru_cache(maxsize=1)
 def payload() -> bytes:
-    """What to write to the first stage's stdin: ``b"<count>\\n"`` then compressed core.py."""
-    compressed = zlib.compress(CORE_PATH.read_bytes(), 9)
-    return b"%d\n" % len(compressed) + compressed
+    """What to write to the first stage's stdin: the ``<n> <tag> <m>`` line, source, bytecode."""
+    source = CORE_PATH.read_bytes()
+    bytecode = marshal.dumps(_core_code(source))
+    return pack(zlib.compress(source, 9), sys.implementation.cache_tag, zlib.compress(bytecode, 1))
+
+
+def pack(compressed_source: bytes, tag: str, compressed_code: bytes = b"") -> bytes:
+    """The payload's layout (tests build stand-ins with it)."""
+    return (b"%d %s %d\n" % (len(compressed_source), tag.encode(), len(compressed_code))
+            + compressed_source + compressed_code)
+
+
+def _core_code(source: bytes) -> types.CodeType:
+    """core.py's code object: from the bytecode cache when it matches the file, else compiled."""
+    import orch.runtime.core as core
+
+    loader = getattr(core, "__loader__", None)
+    if isinstance(loader, importlib.machinery.SourceFileLoader) and Path(core.__file__) == CORE_PATH:
+        code = loader.get_code(core.__name__)
+        if code is not None:
+            return code
+    return compile(source, "orch/runtime/core.py", "exec")

@@ -41,7 +41,7 @@ import types
 #     {"kind": "request", "reqid", "caller", "module", "action", "args", "timeout"}
 #     {"kind": "exit"}                                finish and leave
 #   host -> controller
-#     {"kind": "hello", "host", "python", "state_dir", "caller"}   once, right after start
+#     {"kind": "hello", "host", "python", "loaded_from", "state_dir", "caller"}   once, right after start
 #     {"kind": "reply", "reqid", "status", "message", "data"}      one per request
 # --------------------------------------------------------------------------------------------
 
@@ -960,5 +960,6 @@ def main(environ=None):
     write_frame(output_stream, {
         "kind": KIND_HELLO, "host": host.name, "state_dir": state_dir, "caller": caller,
         "python": "%d.%d.%d" % tuple(sys.version_info[:3]),
+        "loaded_from": globals().get("__orch_loaded_from__", "source"),
     })
     serve(Runtime(state_dir, host, caller, audit), input_stream, output_stream)

@@ -1,6 +1,8 @@
 """The first stage alone, as Mitogen tests its first stage: fed whole, in pieces, cut short."""
 
+import marshal
 import subprocess
+import sys
 import time
 import zlib
 
@@ -25,8 +27,7 @@ def main():
 
 
 def fake_payload() -> bytes:
-    compressed = zlib.compress(FAKE_CORE)
-    return b"%d\n" % len(compressed) + compressed
+    return bootstrap.pack(zlib.compress(FAKE_CORE), "no-such-python")
 
 
 def run_stage(chunks, argv=None, delay=0.0):
@@ -74,8 +75,36 @@ def test_command_survives_a_posix_shell():
     assert out.endswith(b"rest=x")
 
 
-def test_payload_is_compressed_core():
+def test_payload_is_compressed_core_and_its_bytecode():
     data = bootstrap.payload()
-    count, _, body = data.partition(b"\n")
-    assert int(count) == len(body)
-    assert zlib.decompress(body) == bootstrap.CORE_PATH.read_bytes()
+    header, _, body = data.partition(b"\n")
+    size, tag, code_size = header.split()
+    assert tag.decode() == sys.implementation.cache_tag
+    assert int(size) + int(code_size) == len(body)
+    assert zlib.decompress(body[:int(size)]) == bootstrap.CORE_PATH.read_bytes()
+    code = marshal.loads(zlib.decompress(body[int(size):]))
+    assert code.co_filename.endswith("orch/runtime/core.py")
+    assert "main" in code.co_names
+
+
+def _which_ran(tag: str) -> tuple[int, bytes, bytes]:
+    """A payload whose source and bytecode differ, so the output says which one ran."""
+    def body(kind: str) -> bytes:
+        return FAKE_CORE.replace(b'b"name="', b'b"%s name="' % kind.encode())
+    code = compile(body("bytecode"), "orch/runtime/core.py", "exec")
+    data = bootstrap.pack(zlib.compress(body("source")), tag, zlib.compress(marshal.dumps(code)))
+    return run_stage([data + b"after"])
+
+
+def test_bytecode_runs_when_the_host_python_matches():
+    tag = subprocess.run([PYTHON, "-I", "-S", "-c", "import sys; print(sys.implementation.cache_tag)"],
+                         capture_output=True, text=True, check=True).stdout.strip()
+    code, out, err = _which_ran(tag)
+    assert code == 0, err
+    assert out == b"bytecode name=orch_runtime in_modules=True rest=after"
+
+
+def test_source_runs_when_the_host_python_differs():
+    code, out, err = _which_ran("cpython-26")
+    assert code == 0, err
+    assert out == b"source name=orch_runtime in_modules=True rest=after"

@@ -3,6 +3,7 @@
 import json
 import os
 import re
+import sys
 import uuid
 
 import pytest
@@ -22,6 +23,8 @@ def test_hello_then_ping(runtime, state_dir):
     assert process.hello["host"] == "dev1"
     assert process.hello["state_dir"] == str(state_dir)
     assert re.match(r"^3\.\d+\.\d+$", process.hello["python"])
+    same_python = process.hello["python"].split(".")[:2] == [str(n) for n in sys.version_info[:2]]
+    assert process.hello["loaded_from"] == ("bytecode" if same_python else "source")
     reply = process.call("rpcutil", "ping")
     assert reply["status"] == "OK", reply
     assert isinstance(reply["data"]["pong"], int) and reply["data"]["pong"] > 1_600_000_000
@@ -268,6 +271,7 @@ def test_runtime_and_modules_run_on_python_36(state_dir, tmp_path):
     process = RuntimeProcess(state_dir, python=OLDEST_PYTHON)
     try:
         assert process.hello["python"].startswith("3.6.")
+        assert process.hello["loaded_from"] == "source"  # the controller's bytecode is 3.11's
         assert process.call("rpcutil", "ping")["status"] == "OK"
         assert process.call("rpcutil", "get_fact", {"fact": "os.family"})["data"]["value"] == "debian"
         assert process.call("rpcutil", "get_fact", {})["status"] == "MissingData"
