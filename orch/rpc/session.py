@@ -156,9 +156,10 @@ class RpcSession:
         return outcome
 
     def _hang_up(self, name: str) -> None:
-        channel = self._channels.pop(name, None)
-        if channel is not None:
-            channel.close()
+        # Closing the connection is enough: sshd closes the session, the runtime reads the end
+        # of its input and exits, as after an exit frame. Skipping the channel's own exit,
+        # EOF and close saves packets both ways on every host.
+        self._channels.pop(name, None)
         self.pool.forget(name)
 
     async def _attempt(self, host, module, action, args, modules, timeout, attempt) -> HostResult:

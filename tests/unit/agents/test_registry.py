@@ -166,3 +166,17 @@ def test_entry_point_modules(tmp_path, monkeypatch):
     registry = load_registry(config_for(tmp_path))
     spec = registry.get("demo")
     assert spec.path == str(package / "demo.py") and spec.version == "1.2"
+
+
+def test_entry_points_are_scanned_only_for_names_the_folders_lack(tmp_path, monkeypatch):
+    """A broken plugin does not stop calls to modules found in the folders."""
+    site = tmp_path / "site"
+    dist = site / "broken_agents-1.0.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: broken-agents\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[orch.modules]\nghost = no_such_package.ghost\n")
+    monkeypatch.syspath_prepend(str(site))
+    registry = load_registry(config_for(tmp_path))
+    assert registry.get("rpcutil").name == "rpcutil"
+    with pytest.raises(InputError, match="entry point orch.modules: ghost = no_such_package.ghost"):
+        registry.get("ghost")
