@@ -103,3 +103,14 @@ def test_pair_ratios_are_taken_round_by_round():
     assert ratios["values"] == [5.0, 3.0]
     assert ratios["median"] == 4.0
     assert abs(run.slope([(50, 1.0), (100, 2.0), (200, 4.0)]) - 0.02) < 1e-12
+
+
+def test_cpu_ab_reads_variants_and_refuses_a_bad_command_line(monkeypatch):
+    spec = importlib.util.spec_from_file_location("bench_cpu_ab", REPO / "bench" / "cpu_ab.py")
+    cpu_ab = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cpu_ab)
+    monkeypatch.setenv("ORCH_SSH_TUNING", "1")
+    name, env = cpu_ab.variant("stock=ORCH_SSH_TUNING:0,ORCH_X:a:b")
+    assert name == "stock" and env["ORCH_SSH_TUNING"] == "0" and env["ORCH_X"] == "a:b"
+    assert cpu_ab.variant("tuned=")[1]["ORCH_SSH_TUNING"] == "1"
+    assert cpu_ab.main(["stock=ORCH_SSH_TUNING:0"]) == 2
