@@ -3,7 +3,8 @@
 libyaml plus PyYAML's constructor cost about 0.2 ms per host on every run (38 ms for the
 200-host lab inventory, most of ``orch call``'s start-up after imports); the marshalled result
 loads in about 1 ms. Only texts of at least ``MIN_SIZE`` are cached. An entry is named by the
-SHA-256 of the text (with the format and PyYAML versions), so an edited file is parsed afresh.
+SHA-256 of the text (with the cache format and the installed PyYAML), so an edited file is
+parsed afresh.
 What marshal cannot hold exactly (``!unsafe`` text, dates) is never cached. Entries live in
 the user's own folder (``$ORCH_CACHE_DIR``, else ``$XDG_CACHE_HOME/orch``, else
 ``~/.cache/orch``) and are read only when that folder and the file belong to the user and no
@@ -13,14 +14,14 @@ optimisation: any failure to read or write it just means parsing the text.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import importlib.util
 import marshal
 import os
 import stat
 import tempfile
 from pathlib import Path
-
-import yaml
 
 MIN_SIZE = 32 * 1024
 KEEP = 32  # entries; the oldest go when a new one is written
@@ -35,8 +36,18 @@ def cache_dir() -> Path:
     return Path(base) / "orch" / "inventory"
 
 
+@functools.lru_cache(maxsize=1)
+def _pyyaml() -> str:
+    """Which PyYAML is installed, without importing it (a cache hit never needs it)."""
+    spec = importlib.util.find_spec("yaml")
+    if spec is None or not spec.origin:
+        return "none"
+    info = os.stat(spec.origin)  # yaml/__init__.py, rewritten by every install or upgrade
+    return f"{spec.origin}:{info.st_mtime_ns}:{info.st_size}"
+
+
 def _entry(text: str) -> Path:
-    digest = hashlib.sha256(f"{_FORMAT}\0{yaml.__version__}\0".encode())
+    digest = hashlib.sha256(f"{_FORMAT}\0{_pyyaml()}\0".encode())
     digest.update(text.encode("utf-8", "surrogatepass"))
     return cache_dir() / f"{digest.hexdigest()}.marshal"
 

@@ -7,16 +7,11 @@ of every mapping key is remembered so that an error can point at it.
 
 from __future__ import annotations
 
-import copy
 import json
 
-import yaml
-
 from orch.inventory import parse_cache
-from orch.inventory.model import Inventory, InventoryError, UnsafeText
+from orch.inventory.model import Inventory, InventoryError
 from orch.inventory.ranges import expand_hostpattern
-
-_BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class YamlError(InventoryError):
@@ -27,61 +22,11 @@ class YamlError(InventoryError):
         self.line = line
 
 
-class _Loader(_BaseLoader):
-    """SafeLoader that remembers where each mapping and key starts, plus Ansible's tags."""
-
-    def __init__(self, stream):
-        super().__init__(stream)
-        self.positions: dict[int, tuple[int, dict]] = {}
-        self.unsafe_depth = 0
-
-    def construct_yaml_map(self, node):
-        data: dict = {}
-        yield data
-        data.update(self.construct_mapping(node))
-        lines: dict = {}
-        for key_node, _ in node.value:
-            try:
-                key = self.construct_object(key_node)
-                lines.setdefault(key, key_node.start_mark.line + 1)
-            except TypeError:
-                pass
-        self.positions[id(data)] = (node.start_mark.line + 1, lines)
-
-    def construct_yaml_str(self, node):
-        value = self.construct_scalar(node)
-        return UnsafeText(value) if self.unsafe_depth else value
-
-    def construct_unsafe(self, node):
-        self.unsafe_depth += 1
-        try:
-            copied = copy.copy(node)
-            copied.tag = self.resolve(type(node), node.value, (True, False))
-            return self.construct_object(copied, deep=True)
-        finally:
-            self.unsafe_depth -= 1
-
-    def construct_vault(self, node):
-        copied = copy.copy(node)
-        copied.tag = self.resolve(type(node), node.value, (True, False))
-        value = self.construct_object(copied, deep=True)
-        if not isinstance(value, str):
-            raise yaml.constructor.ConstructorError(
-                None, None, f"the {node.tag!r} tag requires a string value", node.start_mark)
-        return value
-
-
-_Loader.add_constructor("tag:yaml.org,2002:map", _Loader.construct_yaml_map)
-_Loader.add_constructor("tag:yaml.org,2002:python/dict", _Loader.construct_yaml_map)
-_Loader.add_constructor("tag:yaml.org,2002:str", _Loader.construct_yaml_str)
-_Loader.add_constructor("tag:yaml.org,2002:python/unicode", _Loader.construct_yaml_str)
-_Loader.add_constructor("!unsafe", _Loader.construct_unsafe)
-_Loader.add_constructor("!vault", _Loader.construct_vault)
-_Loader.add_constructor("!vault-encrypted", _Loader.construct_vault)
-
-
 def load_data(text: str) -> tuple[object, dict]:
-    """Parse ``text`` as Ansible does (JSON, else YAML) → (data, positions by id of mapping)."""
+    """Parse ``text`` as Ansible does (JSON, else YAML) → (data, positions by id of mapping).
+
+    PyYAML is imported only when the text is not already in the parse cache.
+    """
     try:
         return json.loads(text), {}
     except (ValueError, RecursionError):
@@ -89,24 +34,11 @@ def load_data(text: str) -> tuple[object, dict]:
     cached = parse_cache.load(text)
     if cached is not None:
         return cached
-    loader = _Loader(text)
-    try:
-        data = loader.get_single_data()
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        text = " ".join(part for part in (error.context, error.problem) if part) or "invalid YAML"
-        text = text[0].upper() + text[1:] + ("" if text.endswith(".") else ".")
-        raise YamlError(f"YAML parsing failed: {text}", mark.line + 1 if mark else None) from None
-    except yaml.YAMLError as error:
-        position = getattr(error, "position", None)
-        line = text.count("\n", 0, position) + 1 if isinstance(position, int) else None
-        raise YamlError(f"YAML parsing failed: {str(error).splitlines()[0]}", line) from None
-    except RecursionError:
-        raise YamlError("YAML parsing failed: nested too deeply", None) from None
-    finally:
-        loader.dispose()
-    parse_cache.store(text, data, loader.positions)
-    return data, loader.positions
+    from orch.inventory.yaml_loader import parse
+
+    data, positions = parse(text)
+    parse_cache.store(text, data, positions)
+    return data, positions
 
 
 class _Walker:
