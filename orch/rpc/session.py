@@ -152,13 +152,14 @@ class RpcSession:
             await asyncio.sleep(try_sleep)
         assert outcome is not None
         if hang_up:
-            self._hang_up(host.name)
+            self._drop(host.name)
         return outcome
 
-    def _hang_up(self, name: str) -> None:
-        # Closing the connection is enough: sshd closes the session, the runtime reads the end
-        # of its input and exits, as after an exit frame. Skipping the channel's own exit,
-        # EOF and close saves packets both ways on every host.
+    def _drop(self, name: str) -> None:
+        """Forget ``name``'s runtime and close its connection: it died, or the run is done
+        with it. Closing the connection is enough: sshd ends the session and the runtime exits
+        at the end of its input, as after an exit frame, without the channel's own exit, EOF
+        and close packets each way. The next request to the host starts afresh."""
         self._channels.pop(name, None)
         self.pool.forget(name)
 
@@ -179,16 +180,14 @@ class RpcSession:
             return HostResult(host.name, "UnknownError", f"request timed out: {error}", {},
                               time.monotonic() - started, attempt)
         except Unreachable as error:
-            self._channels.pop(host.name, None)
-            self.pool.forget(host.name)
+            self._drop(host.name)
             return HostResult(host.name, UNREACHABLE, str(error), {},
                               time.monotonic() - started, attempt)
         except TransportError as error:
             return HostResult(host.name, "UnknownError", str(error), {},
                               time.monotonic() - started, attempt)
         except Exception as error:  # one host's surprise must not sink the others
-            self._channels.pop(host.name, None)
-            self.pool.forget(host.name)
+            self._drop(host.name)
             return HostResult(host.name, "UnknownError",
                               f"internal error: {type(error).__name__}: {error}", {},
                               time.monotonic() - started, attempt)
