@@ -19,7 +19,6 @@ import argparse
 import os
 import platform
 import random
-import re
 import resource
 import shutil
 import statistics
@@ -153,16 +152,10 @@ def breakdown(folder: Path) -> dict[str, float]:
 
 def update_report(section: str) -> Path:
     """Replace the "discover" section of bench/REPORT.md, keeping every other section."""
+    from report_sections import replace_section
+
     path = REPO / "bench" / "REPORT.md"
-    text = path.read_text() if path.exists() else "# orch benchmarks\n"
-    start, end = "<!-- section: discover -->", "<!-- end section: discover -->"
-    block = f"{start}\n{section.rstrip()}\n{end}"
-    pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.DOTALL)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: block, text)
-    else:
-        text = text.rstrip() + "\n\n" + block + "\n"
-    path.write_text(text)
+    replace_section(path, "discover", section)
     return path
 
 

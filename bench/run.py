@@ -423,33 +423,31 @@ def machine(peers: dict) -> dict:
 # Cases
 
 
-def case_call(args, say) -> dict:
-    lab = lab_up(args.hosts, min(args.hosts, PLAY_APPS_MAX))
-    variants = call_variants(args.hosts)
-    rounds = run_rounds(variants, args.pairs, f"call-{args.hosts}", say)
+def _paired_case(case: str, args, variants: list[Variant], ratios: list[tuple[str, str]],
+                 say, lab: dict) -> dict:
+    """Run ``variants`` in alternated rounds and summarize them, with the ratios asked for."""
+    rounds = run_rounds(variants, args.pairs, f"{case}-{args.hosts}", say)
     return {
-        "case": "call", "hosts": args.hosts, "pairs": args.pairs, "lab": lab["lab_up"],
+        "case": case, "hosts": args.hosts, "pairs": args.pairs, "lab": lab["lab_up"],
         "commands": _commands(variants),
         "rounds": rounds,
         "summary": summarize(rounds, {v.name: v.expect for v in variants}),
-        "ratios": pair_ratios(rounds, [("ansible-default", "orch"), ("ansible-tuned", "orch"),
-                                       ("orch", "floor"), ("ansible-default", "floor")]),
+        "ratios": pair_ratios(rounds, ratios),
     }
+
+
+def case_call(args, say) -> dict:
+    lab = lab_up(args.hosts, min(args.hosts, PLAY_APPS_MAX))
+    return _paired_case("call", args, call_variants(args.hosts),
+                        [("ansible-default", "orch"), ("ansible-tuned", "orch"),
+                         ("orch", "floor"), ("ansible-default", "floor")], say, lab)
 
 
 def case_play(args, say) -> dict:
     lab = lab_up(args.hosts, min(args.hosts, PLAY_APPS_MAX))
-    variants = play_variants(lab)
-    rounds = run_rounds(variants, args.pairs, f"play-{args.hosts}", say)
-    return {
-        "case": "play", "hosts": args.hosts, "pairs": args.pairs, "lab": lab["lab_up"],
-        "commands": _commands(variants),
-        "rounds": rounds,
-        "summary": summarize(rounds, {v.name: v.expect for v in variants}),
-        "ratios": pair_ratios(rounds, [("ansible-default", "orch-play"),
-                                       ("ansible-tuned", "orch-play"),
-                                       ("orch-play", "orch-call"), ("pyinfra", "orch-play")]),
-    }
+    return _paired_case("play", args, play_variants(lab),
+                        [("ansible-default", "orch-play"), ("ansible-tuned", "orch-play"),
+                         ("orch-play", "orch-call"), ("pyinfra", "orch-play")], say, lab)
 
 
 def case_scale(args, say) -> dict:
@@ -593,15 +591,10 @@ def render_machine(info: dict) -> str:
 
 def update_report(section: str, text: str) -> None:
     """Replace one ``<!-- section: NAME -->`` block of REPORT.md, keeping every other one."""
-    current = REPORT.read_text() if REPORT.exists() else "# orch benchmarks\n"
-    start, end = f"<!-- section: {section} -->", f"<!-- end section: {section} -->"
-    block = f"{start}\n{text.rstrip()}\n{end}"
-    pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.DOTALL)
-    if pattern.search(current):
-        current = pattern.sub(lambda _: block, current)
-    else:
-        current = current.rstrip() + "\n\n" + block + "\n"
-    REPORT.write_text(current)
+    sys.path.insert(0, str(BENCH))
+    from report_sections import replace_section
+
+    replace_section(REPORT, section, text)
 
 
 def save(data: dict, info: dict) -> Path:
