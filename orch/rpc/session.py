@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import getpass
+import os
 import time
-import uuid
 from collections.abc import Sequence
 
 from orch.errors import InputError, RequestTimeout, TransportError, Unreachable
@@ -167,7 +167,7 @@ class RpcSession:
         from orch.rpc.channel import HostChannel
 
         started = time.monotonic()
-        message = {"kind": "request", "reqid": uuid.uuid4().hex, "caller": self.caller,
+        message = {"kind": "request", "reqid": os.urandom(16).hex(), "caller": self.caller,
                    "module": module, "action": action, "args": args, "timeout": timeout}
         try:
             channel = self._channels.get(host.name)

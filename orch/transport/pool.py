@@ -6,6 +6,7 @@ import asyncio
 import os
 
 from orch.errors import HostKeyRejected, Unreachable
+from orch.transport import sshlib
 from orch.transport.known_hosts import KnownHosts
 from orch.transport.options import Target, TransportOptions
 from orch.transport.sshlib import asyncssh
@@ -51,6 +52,7 @@ class Pool:
         self._connections: dict[str, Connection] = {}
         self._pending: dict[str, asyncio.Future] = {}
         self._keys: dict[str, list] = {}
+        self._prepared: dict[tuple, sshlib.ClientOptions] = {}
         self._closing: list[Connection] = []
 
     async def __aenter__(self) -> Pool:
@@ -109,31 +111,45 @@ class Pool:
                 raise Unreachable(f"cannot read SSH key {path}: {_reason(error)}") from None
         return self._keys[path]
 
+    def _client_options(self, target: Target, accept_new: bool) -> sshlib.ClientOptions:
+        """The asyncssh options for ``target``, prepared once for every host that shares them."""
+        key = (target.port, target.user, target.key, accept_new)
+        prepared = self._prepared.get(key)
+        if prepared is None:
+            options = self.options
+            kwargs = dict(
+                port=target.port,
+                username=target.user or (),  # () = asyncssh's default (local user)
+                known_hosts=None if accept_new else self.known_hosts.trusted,
+                connect_timeout=options.connect_timeout,
+                login_timeout=options.connect_timeout,
+                keepalive_interval=options.keepalive_interval,
+                keepalive_count_max=3,
+                agent_path=None,
+                config=(),
+                kex_algs=KEX_ALGS,
+                encryption_algs=ENCRYPTION_ALGS,
+                compression_algs=COMPRESSION_ALGS,
+            )
+            keys = self._client_keys(target)
+            if keys is not None:
+                kwargs["client_keys"] = keys
+            try:
+                prepared = sshlib.ClientOptions(**kwargs)
+            except (OSError, ValueError, asyncssh.Error) as error:
+                raise Unreachable(f"bad SSH settings: {_reason(error)}") from None
+            self._prepared[key] = prepared
+        return prepared
+
     async def _open(self, target: Target) -> Connection:
         options = self.options
         known = self.known_hosts
         accept_new = options.host_key_policy == "accept-new" and not known.has_entry(
             target.address, target.port)
-        kwargs = dict(
-            port=target.port,
-            username=target.user or (),  # () = asyncssh's default (local user)
-            known_hosts=None if accept_new else known.trusted,
-            connect_timeout=options.connect_timeout,
-            login_timeout=options.connect_timeout,
-            keepalive_interval=options.keepalive_interval,
-            keepalive_count_max=3,
-            agent_path=None,
-            config=(),
-            kex_algs=KEX_ALGS,
-            encryption_algs=ENCRYPTION_ALGS,
-            compression_algs=COMPRESSION_ALGS,
-        )
-        keys = self._client_keys(target)
-        if keys is not None:
-            kwargs["client_keys"] = keys
+        prepared = self._client_options(target, accept_new)
         try:
-            ssh = await asyncio.wait_for(
-                asyncssh.connect(target.address, **kwargs), options.connect_timeout + 1)
+            async with asyncio.timeout(options.connect_timeout + 1):
+                ssh = await sshlib.connect(target.address, prepared)
         except asyncssh.HostKeyNotVerifiable:
             if known.has_entry(target.address, target.port):
                 raise HostKeyRejected(

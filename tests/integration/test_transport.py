@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import pytest
@@ -64,3 +65,33 @@ async def test_a_key_the_host_does_not_accept_is_refused(lab, tmp_path):
     other.write_bytes(asyncssh.generate_private_key("ssh-ed25519").export_private_key())
     with pytest.raises(Unreachable, match=f"authentication failed as {lab.user}"):
         await _run_true(lab, str(other))
+
+
+async def test_hosts_that_share_settings_each_reach_their_own_address(lab):
+    # One set of prepared options serves every host (sshlib "prepared-options"); each
+    # connection must still go to its own host.
+    options = TransportOptions(known_hosts=str(lab.known_hosts), connect_timeout=20)
+    names = ["dev1", "dev2", "dev3"]
+    async with Pool(options) as pool:
+        connections = await asyncio.gather(*(
+            pool.connect(Target(name, lab.hosts[name], lab.port, lab.user, str(lab.client_key)))
+            for name in names))
+        peers = [c._ssh.get_extra_info("peername")[0] for c in connections]
+        shared = list(pool._prepared.values())
+    assert len(shared) == 1
+    if "prepared-options" in sshlib.APPLIED:
+        assert shared[0].prepared is not None
+    assert peers == [lab.hosts[name] for name in names]
+
+
+async def test_an_openssh_config_host_block_still_applies_per_host(lab, tmp_path, monkeypatch):
+    # With ~/.ssh/config present, options are prepared for each host so its Host blocks match.
+    (tmp_path / ".ssh").mkdir()
+    (tmp_path / ".ssh" / "config").write_text(
+        f"Host dev2-alias\n    HostName {lab.hosts['dev2']}\n")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    options = TransportOptions(known_hosts=str(lab.known_hosts), connect_timeout=20)
+    target = Target("dev2", "dev2-alias", lab.port, lab.user, str(lab.client_key))
+    async with Pool(options) as pool:
+        connection = await pool.connect(target)
+        assert connection._ssh.get_extra_info("peername")[0] == lab.hosts["dev2"]

@@ -39,6 +39,7 @@ def run(args, env) -> int:
     from pathlib import Path
 
     from orch.agents import load_registry
+    from orch.cli.runner import settle_heap
     from orch.config import load_config
     from orch.errors import ExitStatus, InputError, Where
     from orch.journal import open_journal
@@ -136,6 +137,7 @@ def run(args, env) -> int:
     async def main():
         from orch.rpc.session import RpcSession
 
+        settle_heap()
         async with RpcSession(config, registry, engine.runner_sink, run_id, caller=caller,
                               host_key_policy=policy) as session:
             if kind == "yaml":

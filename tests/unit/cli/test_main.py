@@ -22,3 +22,24 @@ def test_unknown_command_is_one_line_exit_2():
     code, out, err = run(["frobnicate"])
     assert code == 2
     assert err.count("\n") == 1 and "invalid choice" in err
+
+
+def test_a_command_builds_only_its_own_parser_and_still_checks_its_flags():
+    import sys
+
+    sys.modules.pop("orch.cli.commands.lab", None)
+    code, _, err = run(["--traceback", "call", "rpcutil.ping", "--no-such-flag"])
+    assert code == 2 and "unrecognized arguments: --no-such-flag" in err
+    assert "orch.cli.commands.lab" not in sys.modules  # the other commands were not configured
+
+
+def test_settle_heap_freezes_what_was_loaded_before_a_run():
+    import gc
+
+    from orch.cli.runner import settle_heap
+
+    try:
+        settle_heap()
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()

@@ -31,10 +31,23 @@ def _applied(env: dict) -> str:
 
 def test_every_adjustment_applies_to_the_release_it_was_checked_against():
     release = sshlib.asyncssh_release(sshlib.asyncssh.__version__)
-    expected = ("sign-first,publickey-before-none,no-ignore-with-aead,lazy-packet-log"
-                if release == sshlib.TUNED_FOR else "")
+    expected = ("no-x509,sign-first,publickey-before-none,no-ignore-with-aead,lazy-packet-log,"
+                "quiet-log,prepared-options" if release == sshlib.TUNED_FOR else "no-x509")
     assert _applied({"ORCH_SSH_TUNING": "1"}) == expected
 
 
 def test_tuning_can_be_switched_off():
     assert _applied({"ORCH_SSH_TUNING": "0"}) == ""
+
+
+def _loaded(env: dict) -> set[str]:
+    done = subprocess.run(
+        [sys.executable, "-c", "import sys; from orch.transport import sshlib; "
+         "print(' '.join(m for m in sys.modules if m.startswith('cryptography.x509')))"],
+        env={**os.environ, **env}, capture_output=True, text=True, check=True)
+    return set(done.stdout.split())
+
+
+def test_x509_support_is_not_loaded_unless_tuning_is_off():
+    assert _loaded({"ORCH_SSH_TUNING": "1"}) == set()
+    assert "cryptography.x509" in _loaded({"ORCH_SSH_TUNING": "0"})
