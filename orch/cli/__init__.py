@@ -8,6 +8,7 @@ inside ``run`` so ``orch --help`` stays fast. This is the only place that catche
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import sys
 
@@ -58,6 +59,16 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None, env=None) -> int:
     """Run one orch command and return its exit code; never raises for an expected error."""
+    collecting = gc.isenabled()
+    gc.disable()  # start-up makes long-lived objects only; a fleet run re-enables (settle_heap)
+    try:
+        return _main(argv, env)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _main(argv: list[str] | None, env) -> int:
     from orch.cli.env import Environment
 
     env = env or Environment()
@@ -71,6 +82,8 @@ def main(argv: list[str] | None = None, env=None) -> int:
     if not getattr(args, "command", None):
         parser.print_help(env.stdout)
         return ExitStatus.BAD_INPUT
+    if not getattr(args._module, "SETTLES_HEAP", False):
+        gc.enable()
     try:
         return int(args._module.run(args, env))
     except OrchError as error:

@@ -7,6 +7,7 @@ import argparse
 from orch.cli.selection_flags import add_selection_flags
 from orch.errors import InputError, Where
 
+SETTLES_HEAP = True  # see orch.cli.runner.settle_heap
 HELP = "call module.action on the selected hosts in parallel"
 DESCRIPTION = """Call one action of a module on every selected host, in parallel.
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+SETTLES_HEAP = True  # see orch.cli.runner.settle_heap
 HELP = "run a play (YAML or Python): discover, call in batches, retry, summarize, notify"
 DESCRIPTION = """\
 Run a play: a YAML file (plays/*.yml) or a Python file with run(orch) (plays/*.py).

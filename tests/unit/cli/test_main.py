@@ -38,8 +38,19 @@ def test_settle_heap_freezes_what_was_loaded_before_a_run():
 
     from orch.cli.runner import settle_heap
 
+    gc.disable()
     try:
         settle_heap()
         assert gc.get_freeze_count() > 0
+        assert gc.isenabled()
     finally:
         gc.unfreeze()
+        gc.enable()
+
+
+def test_the_collector_is_back_on_after_a_command():
+    import gc
+
+    assert gc.isenabled()
+    run(["call", "rpcutil.ping", "--no-such-flag"])
+    assert gc.isenabled()
