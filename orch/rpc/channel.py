@@ -8,6 +8,7 @@ first request that needs it. Requests on one host run one at a time.
 from __future__ import annotations
 
 import asyncio
+import functools
 import struct
 
 from orch.errors import RequestTimeout, Unreachable
@@ -18,6 +19,13 @@ from orch.transport.sshlib import asyncssh
 
 _LENGTH = struct.Struct(FRAME_HEADER)
 REPLY_MARGIN = 5.0  # the host enforces the request timeout itself; wait a little longer
+
+
+@functools.lru_cache(maxsize=64)
+def _module_frame(name: str, digest: str, source: bytes) -> bytes:
+    """A module's frame, encoded once per run rather than once per host."""
+    return pack_frame({"kind": "module", "name": name, "hash": digest,
+                       "source": source.decode("utf-8")})
 
 
 class HostChannel:
@@ -99,8 +107,7 @@ class HostChannel:
                 frames = b""
                 for name, digest, source in modules:
                     if digest not in self._sent_modules:
-                        frames += pack_frame({"kind": "module", "name": name, "hash": digest,
-                                              "source": source.decode("utf-8")})
+                        frames += _module_frame(name, digest, source)
                         self._sent_modules.add(digest)
                 frames += pack_frame(message)
                 if starting:

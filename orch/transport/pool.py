@@ -93,10 +93,11 @@ class Pool:
             self._closing.append(connection)
 
     async def close(self) -> None:
-        connections = list(self._connections.values()) + self._closing
+        open_ones = list(self._connections.values())
+        connections = open_ones + self._closing  # those that forget() closed already
         self._connections.clear()
         self._closing = []
-        for connection in connections:
+        for connection in open_ones:
             connection.close()
         await asyncio.gather(*(c.wait_closed() for c in connections), return_exceptions=True)
 

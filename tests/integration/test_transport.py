@@ -95,3 +95,23 @@ async def test_an_openssh_config_host_block_still_applies_per_host(lab, tmp_path
     async with Pool(options) as pool:
         connection = await pool.connect(target)
         assert connection._ssh.get_extra_info("peername")[0] == lab.hosts["dev2"]
+
+
+async def test_a_connection_let_go_early_says_goodbye_once(lab):
+    packets = _Packets()
+    logger = logging.getLogger("asyncssh")
+    old_level = logger.level
+    logger.addHandler(packets)
+    logger.setLevel(logging.DEBUG)
+    asyncssh.set_debug_level(3)
+    options = TransportOptions(known_hosts=str(lab.known_hosts), connect_timeout=20)
+    try:
+        async with Pool(options) as pool:
+            await pool.connect(Target("dev1", lab.hosts["dev1"], lab.port, lab.user,
+                                      str(lab.client_key)))
+            pool.forget("dev1")  # what a one-step call does once the host has answered
+    finally:
+        asyncssh.set_debug_level(1)
+        logger.removeHandler(packets)
+        logger.setLevel(old_level)
+    assert packets.sent("MSG_DISCONNECT") == 1
