@@ -114,3 +114,14 @@ def test_cpu_ab_reads_variants_and_refuses_a_bad_command_line(monkeypatch):
     assert name == "stock" and env["ORCH_SSH_TUNING"] == "0" and env["ORCH_X"] == "a:b"
     assert cpu_ab.variant("tuned=")[1]["ORCH_SSH_TUNING"] == "1"
     assert cpu_ab.main(["stock=ORCH_SSH_TUNING:0"]) == 2
+
+
+def test_spy_profile_reads_py_spy_raw_stacks():
+    spec = importlib.util.spec_from_file_location("bench_spy", REPO / "bench" / "spy_profile.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    raw = ("<module> (orch:6);run (orch/cli/commands/call.py:66);send (asyncssh/connection.py:1) 7\n"
+           "<module> (orch:6);_find_and_load (<frozen importlib._bootstrap>:1176) 3\n")
+    samples = module._samples(raw)
+    assert [count for _, count in samples] == [7, 3]
+    assert module._name(samples[0][0][-1]) == "send [connection.py]"
