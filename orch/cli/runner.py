@@ -31,7 +31,7 @@ def settle_heap() -> None:
 
     Those objects live until the process exits, yet every full collection during the run would
     walk them all again. Frozen, collections scan only what the run itself creates: about a
-    tenth of the controller's CPU at 200 hosts (bench/REPORT.md, fix 13). Commands that call
+    tenth of the controller's CPU at 200 hosts (bench/REPORT.md, fix 14). Commands that call
     this set ``SETTLES_HEAP``: ``orch.cli.main`` then leaves the collector off until here.
     """
     gc.freeze()

@@ -4,8 +4,9 @@ Every module of orch that needs asyncssh imports it from here, so the adjustment
 place before the first connection. Each removes work asyncssh's client does on every
 connection that a fleet run does not need; together they cut the controller's CPU per host
 (bench/REPORT.md, "findings"). They touch asyncssh internals, so they are applied only to the
-asyncssh minor release they were checked against (``TUNED_FOR``); on any other release, or
-with ``ORCH_SSH_TUNING=0`` in the environment, asyncssh runs exactly as shipped.
+asyncssh minor release they were checked against (``TUNED_FOR``); on any other release only
+``no-x509`` applies (it uses asyncssh's own fallback), and with ``ORCH_SSH_TUNING=0`` in the
+environment asyncssh runs exactly as shipped.
 
 - ``sign-first``: public-key auth sends the signed request at once instead of first asking the
   server whether it would accept the key (RFC 4252 §7 allows both). One round trip less per
@@ -207,7 +208,7 @@ def _apply() -> tuple[str, ...]:
 
 
 APPLIED: tuple[str, ...] = _apply()
-"""The adjustments in effect in this process (empty: asyncssh as shipped)."""
+"""The adjustments in effect in this process (empty: asyncssh exactly as shipped)."""
 
 
 class ClientOptions:

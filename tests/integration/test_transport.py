@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import Iterator
 
 import pytest
 
@@ -26,6 +28,23 @@ class _Packets(logging.Handler):
         return sum(1 for line in self.lines if f"Sent {name} (" in line)
 
 
+@contextlib.contextmanager
+def _capture_packets() -> Iterator[_Packets]:
+    """asyncssh's packet log (debug level 3) for the duration of the block."""
+    packets = _Packets()
+    logger = logging.getLogger("asyncssh")
+    old_level = logger.level
+    logger.addHandler(packets)
+    logger.setLevel(logging.DEBUG)
+    asyncssh.set_debug_level(3)
+    try:
+        yield packets
+    finally:
+        asyncssh.set_debug_level(1)
+        logger.removeHandler(packets)
+        logger.setLevel(old_level)
+
+
 async def _run_true(lab, key: str) -> bytes:
     options = TransportOptions(known_hosts=str(lab.known_hosts), connect_timeout=20)
     target = Target("dev1", lab.hosts["dev1"], lab.port, lab.user, key)
@@ -38,18 +57,8 @@ async def _run_true(lab, key: str) -> bytes:
 
 
 async def test_auth_is_one_signed_request_and_no_padding_packets(lab):
-    packets = _Packets()
-    logger = logging.getLogger("asyncssh")
-    old_level = logger.level
-    logger.addHandler(packets)
-    logger.setLevel(logging.DEBUG)
-    asyncssh.set_debug_level(3)
-    try:
+    with _capture_packets() as packets:
         assert await _run_true(lab, str(lab.client_key)) == b"ok\n"
-    finally:
-        asyncssh.set_debug_level(1)
-        logger.removeHandler(packets)
-        logger.setLevel(old_level)
     assert packets.sent("MSG_CHANNEL_OPEN") == 1
     if "sign-first" in sshlib.APPLIED:
         # no "none" probe, no "would you accept this key?" query, no MSG_IGNORE under AES-GCM
@@ -98,20 +107,10 @@ async def test_an_openssh_config_host_block_still_applies_per_host(lab, tmp_path
 
 
 async def test_a_connection_let_go_early_says_goodbye_once(lab):
-    packets = _Packets()
-    logger = logging.getLogger("asyncssh")
-    old_level = logger.level
-    logger.addHandler(packets)
-    logger.setLevel(logging.DEBUG)
-    asyncssh.set_debug_level(3)
     options = TransportOptions(known_hosts=str(lab.known_hosts), connect_timeout=20)
-    try:
+    with _capture_packets() as packets:
         async with Pool(options) as pool:
             await pool.connect(Target("dev1", lab.hosts["dev1"], lab.port, lab.user,
                                       str(lab.client_key)))
             pool.forget("dev1")  # what a one-step call does once the host has answered
-    finally:
-        asyncssh.set_debug_level(1)
-        logger.removeHandler(packets)
-        logger.setLevel(old_level)
     assert packets.sent("MSG_DISCONNECT") == 1
