@@ -413,6 +413,9 @@ def machine(peers: dict) -> dict:
         "asyncssh": _first_line([str(PYTHON), "-c", "import asyncssh; print(asyncssh.__version__)"]),
         "ssh_tuning": _first_line([str(PYTHON), "-c", "from orch.transport import sshlib; "
                                    "print(', '.join(sshlib.APPLIED) or 'none')"]),
+        "event_loop": _first_line([str(PYTHON), "-c", "from orch.cli import eventloop; "
+                                   "f = eventloop.loop_factory(); "
+                                   "print(f.__module__.split('.')[0] if f else 'asyncio')"]),
         "openssh": _first_line(["ssh", "-V"]),
         "ansible": peers.get("ansible", "?"), "pyinfra": peers.get("pyinfra", "?"),
         "orch_commit": commit, "date": time.strftime("%Y-%m-%d %H:%M %Z"),
@@ -582,7 +585,8 @@ def render_machine(info: dict) -> str:
         "## machine", "",
         f"{info['cpu']}, {info['cores']} cores, {info['memory_gib']} GiB; {info['os']}, kernel "
         f"{info['kernel']}. Controller {info['controller_python']}, asyncssh {info['asyncssh']} "
-        f"(orch's adjustments: {info.get('ssh_tuning', 'none')}); "
+        f"(orch's adjustments: {info.get('ssh_tuning', 'none')}), event loop "
+        f"{info.get('event_loop', 'asyncio')}; "
         f"remote {info['remote_python']}; {info['openssh']}; {info['ansible']}; pyinfra "
         f"{info['pyinfra'].replace('pyinfra: ', '')}. Every lab host is this same machine: the controller, sshd and "
         "every remote process share its cores.",

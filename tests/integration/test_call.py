@@ -240,3 +240,20 @@ def test_a_host_is_hung_up_on_once_it_has_answered(lab):
     assert proc.returncode == 0, stdout
     assert busy, "the second host's session should still be running"
     assert not finished, "the first host's sshd session and runtime should be gone"
+
+
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+def test_call_on_either_event_loop(lab, loop):
+    """uvloop is the default loop; asyncio's own, on request, does the same job."""
+    result = lab.orch("call", "rpcutil.ping", "-v", env={"ORCH_EVENT_LOOP": loop}, check=0)
+    for name in lab.hosts:
+        assert f"processing result from {name} [OK]" in result.stdout
+    assert "discovered=8 responses=8 failcount=0 okcount=8" in done_line(result.stdout)
+
+
+def test_unknown_event_loop_is_refused_before_anything_is_sent(lab):
+    before = len(lab.audit_lines("dev1"))
+    result = lab.orch("call", "rpcutil.ping", "-I", "dev1", env={"ORCH_EVENT_LOOP": "tokio"})
+    assert result.code == 2 and result.stderr.count("\n") == 1
+    assert "ORCH_EVENT_LOOP" in result.stderr and "Traceback" not in result.stderr
+    assert len(lab.audit_lines("dev1")) == before

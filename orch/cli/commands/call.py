@@ -56,11 +56,10 @@ def parse_arguments(items: list[str]) -> dict[str, str]:
 
 
 def run(args, env) -> int:
-    import asyncio
-
+    from orch.cli import eventloop
     from orch.cli.runner import execute_call
 
     module, dot, action = args.target.partition(".")
     if not dot or not module or not action:
         raise InputError(f"expected MODULE.ACTION such as rpcutil.ping, got {args.target!r}")
-    return asyncio.run(execute_call(args, env, module, action, parse_arguments(args.arguments)))
+    return eventloop.run(execute_call(args, env, module, action, parse_arguments(args.arguments)))

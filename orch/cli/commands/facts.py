@@ -66,11 +66,10 @@ def run(args, env) -> int:
 
     config = load_selection_config(args, env)
     if args.gather:
-        import asyncio
-
+        from orch.cli import eventloop
         from orch.cli.runner import gather_facts
 
-        return asyncio.run(gather_facts(args, env, config))
+        return eventloop.run(gather_facts(args, env, config))
     if args.import_file:
         count = _import(args.import_file, env, config)
         env.stderr.write(f"imported the facts of {count} host(s) into {config.fact_cache}\n")

@@ -35,11 +35,11 @@ def configure(parser) -> None:
 
 
 def run(args, env) -> int:
-    import asyncio
     import getpass
     from pathlib import Path
 
     from orch.agents import load_registry
+    from orch.cli import eventloop
     from orch.cli.runner import settle_heap
     from orch.config import load_config
     from orch.errors import ExitStatus, InputError, Where
@@ -148,7 +148,7 @@ def run(args, env) -> int:
             return await run_python_play(play, engine, session, given, ask, registry)
 
     try:
-        outcome = asyncio.run(main())
+        outcome = eventloop.run(main())
     except KeyboardInterrupt:
         journal.mark(run_id, "interrupted")
         raise

@@ -1,0 +1,62 @@
+"""The event loop a fleet run (``orch call``, ``orch play``, ``orch facts --gather``) runs on.
+
+uvloop when it is installed (a dependency of orch on Linux), else asyncio's own loop. Every
+host costs the controller a TCP connection, an SSH handshake and a dozen packets each way,
+and asyncio's pure-Python selector loop and transports handle each of those callbacks and
+writes: uvloop's, in C over libuv, took about 5 % off the controller CPU of a 200-host
+``orch call`` (bench/REPORT.md, findings). Nothing else changes: the same asyncio API, tasks
+and timeouts, the same asyncssh.
+
+``ORCH_EVENT_LOOP=asyncio`` runs on asyncio's own loop (to rule uvloop out when chasing a
+problem); ``ORCH_EVENT_LOOP=uvloop`` insists on uvloop and fails with one line without it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable, Coroutine, Mapping
+from typing import Any, TypeVar
+
+from orch.errors import InputError, Where
+
+T = TypeVar("T")
+CHOICES = ("auto", "uvloop", "asyncio")
+
+
+def loop_factory(environ: Mapping[str, str] = os.environ) -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """The loop to run on: uvloop's ``new_event_loop``, or None for asyncio's default.
+
+    :raises InputError: ``ORCH_EVENT_LOOP`` names no loop, or asks for uvloop where it is
+        not installed.
+    """
+    choice = environ.get("ORCH_EVENT_LOOP", "").strip().lower() or "auto"
+    if choice not in CHOICES:
+        raise InputError(f"must be one of {', '.join(CHOICES)}, got {choice!r}",
+                         Where(path="ORCH_EVENT_LOOP"))
+    if choice == "asyncio":
+        return None
+    try:
+        import uvloop
+    except ImportError:
+        if choice == "uvloop":
+            raise InputError("uvloop asked for, but it is not installed (pip install uvloop)",
+                             Where(path="ORCH_EVENT_LOOP")) from None
+        return None
+    return uvloop.new_event_loop
+
+
+def run(main: Coroutine[Any, Any, T], environ: Mapping[str, str] = os.environ) -> T:
+    """``asyncio.run(main)`` on the loop ``loop_factory`` picks (Ctrl-C cancels ``main``)."""
+    try:
+        factory = loop_factory(environ)
+    except BaseException:
+        main.close()  # never awaited: no "coroutine was never awaited" warning
+        raise
+    with asyncio.Runner(loop_factory=factory) as runner:
+        return runner.run(main)
+
+
+def loop_name(loop: asyncio.AbstractEventLoop) -> str:
+    """``"uvloop"`` or ``"asyncio"``: which loop ``loop`` is (the bench report records it)."""
+    return "uvloop" if type(loop).__module__.startswith("uvloop") else "asyncio"
