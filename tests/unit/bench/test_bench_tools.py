@@ -125,3 +125,31 @@ def test_spy_profile_reads_py_spy_raw_stacks():
     samples = module._samples(raw)
     assert [count for _, count in samples] == [7, 3]
     assert module._name(samples[0][0][-1]) == "send [connection.py]"
+
+
+def test_cpu_sample_counts_cpu_not_waiting(tmp_path):
+    """bench/cpu_sample.py charges the function that burned CPU, never the one that waited."""
+    script = tmp_path / "work.py"
+    script.write_text(textwrap.dedent("""
+        import time
+
+        def busy():
+            started = time.process_time()
+            while time.process_time() - started < 0.3:
+                pass
+
+        def idle():
+            time.sleep(0.6)
+
+        busy()
+        idle()
+    """))
+    done = subprocess.run([sys.executable, str(REPO / "bench" / "cpu_sample.py"), "2",
+                           str(script)], capture_output=True, text=True, timeout=60, check=True)
+    on_stack = {}
+    for line in done.stdout.split("-- on the stack", 1)[1].splitlines():
+        share, _, name = line.strip().partition("%  ")
+        if name:
+            on_stack[name.split(" [")[0]] = float(share)
+    assert on_stack.get("busy", 0) > 80, done.stdout
+    assert on_stack.get("idle", 0) < 5, done.stdout
