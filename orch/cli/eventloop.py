@@ -3,12 +3,14 @@
 uvloop when it is installed (a dependency of orch on Linux), else asyncio's own loop. Every
 host costs the controller a TCP connection, an SSH handshake and a dozen packets each way,
 and asyncio's pure-Python selector loop and transports handle each of those callbacks and
-writes: uvloop's, in C over libuv, took about 5 % off the controller CPU of a 200-host
-``orch call`` (bench/REPORT.md, findings). Nothing else changes: the same asyncio API, tasks
+writes: uvloop's, in C over libuv, took 2–5 % off the controller CPU of a 200-host
+``orch call`` (bench/REPORT.md, findings, fix 18). Nothing else changes: the same asyncio API, tasks
 and timeouts, the same asyncssh.
 
 ``ORCH_EVENT_LOOP=asyncio`` runs on asyncio's own loop (to rule uvloop out when chasing a
 problem); ``ORCH_EVENT_LOOP=uvloop`` insists on uvloop and fails with one line without it.
+Commands call ``loop_factory`` before they open the journal or build the coroutine, so a bad
+value stops them with nothing started.
 """
 
 from __future__ import annotations
@@ -46,13 +48,10 @@ def loop_factory(environ: Mapping[str, str] = os.environ) -> Callable[[], asynci
     return uvloop.new_event_loop
 
 
-def run(main: Coroutine[Any, Any, T], environ: Mapping[str, str] = os.environ) -> T:
-    """``asyncio.run(main)`` on the loop ``loop_factory`` picks (Ctrl-C cancels ``main``)."""
-    try:
-        factory = loop_factory(environ)
-    except BaseException:
-        main.close()  # never awaited: no "coroutine was never awaited" warning
-        raise
+def run(main: Coroutine[Any, Any, T],
+        factory: Callable[[], asyncio.AbstractEventLoop] | None = None) -> T:
+    """``asyncio.run(main)`` on the loop ``factory`` makes (``loop_factory``'s pick; None:
+    asyncio's own). Ctrl-C cancels ``main``, as with ``asyncio.run``."""
     with asyncio.Runner(loop_factory=factory) as runner:
         return runner.run(main)
 

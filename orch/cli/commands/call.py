@@ -62,4 +62,6 @@ def run(args, env) -> int:
     module, dot, action = args.target.partition(".")
     if not dot or not module or not action:
         raise InputError(f"expected MODULE.ACTION such as rpcutil.ping, got {args.target!r}")
-    return eventloop.run(execute_call(args, env, module, action, parse_arguments(args.arguments)))
+    loop = eventloop.loop_factory(env.environ)
+    return eventloop.run(execute_call(args, env, module, action, parse_arguments(args.arguments)),
+                         loop)

@@ -69,7 +69,8 @@ def run(args, env) -> int:
         from orch.cli import eventloop
         from orch.cli.runner import gather_facts
 
-        return eventloop.run(gather_facts(args, env, config))
+        loop = eventloop.loop_factory(env.environ)
+        return eventloop.run(gather_facts(args, env, config), loop)
     if args.import_file:
         count = _import(args.import_file, env, config)
         env.stderr.write(f"imported the facts of {count} host(s) into {config.fact_cache}\n")

@@ -48,6 +48,7 @@ def run(args, env) -> int:
     from orch.play.engine import Engine, new_run_id
     from orch.play.inputs import MASK, masked, masker, parse_assignments, resolve_inputs
 
+    loop = eventloop.loop_factory(env.environ)
     flags = {"inventory": args.inventory} if args.inventory else {}
     config = load_config(flags, env.environ, env.cwd)
     registry = load_registry(config)
@@ -148,7 +149,7 @@ def run(args, env) -> int:
             return await run_python_play(play, engine, session, given, ask, registry)
 
     try:
-        outcome = eventloop.run(main())
+        outcome = eventloop.run(main(), loop)
     except KeyboardInterrupt:
         journal.mark(run_id, "interrupted")
         raise

@@ -16,22 +16,26 @@ async def _running_loop() -> str:
     return eventloop.loop_name(asyncio.get_running_loop())
 
 
+def _run_with(environ: dict) -> str:
+    return eventloop.run(_running_loop(), eventloop.loop_factory(environ))
+
+
 def test_uvloop_by_default():
     pytest.importorskip("uvloop", reason="uvloop is a dependency; this venv lacks it")
-    assert eventloop.run(_running_loop(), environ={}) == "uvloop"
-    assert eventloop.run(_running_loop(), environ={"ORCH_EVENT_LOOP": "uvloop"}) == "uvloop"
+    assert _run_with({}) == "uvloop"
+    assert _run_with({"ORCH_EVENT_LOOP": "uvloop"}) == "uvloop"
 
 
 def test_asyncio_on_request():
     assert eventloop.loop_factory({"ORCH_EVENT_LOOP": "asyncio"}) is None
-    assert eventloop.run(_running_loop(), environ={"ORCH_EVENT_LOOP": " AsyncIO "}) == "asyncio"
+    assert _run_with({"ORCH_EVENT_LOOP": " AsyncIO "}) == "asyncio"
 
 
 def test_without_uvloop_auto_falls_back_and_uvloop_is_refused(monkeypatch):
     monkeypatch.setitem(sys.modules, "uvloop", None)  # None in sys.modules: import fails
-    assert eventloop.run(_running_loop(), environ={}) == "asyncio"
+    assert _run_with({}) == "asyncio"
     with pytest.raises(InputError) as raised:
-        eventloop.run(_running_loop(), environ={"ORCH_EVENT_LOOP": "uvloop"})
+        eventloop.loop_factory({"ORCH_EVENT_LOOP": "uvloop"})
     assert "ORCH_EVENT_LOOP" in str(raised.value) and "not installed" in str(raised.value)
 
 
@@ -45,6 +49,7 @@ def test_run_returns_the_result_and_raises_what_main_raises():
     async def fails() -> None:
         raise ValueError("boom")
 
-    assert eventloop.run(asyncio.sleep(0, result=7), environ={}) == 7
+    loop = eventloop.loop_factory({})
+    assert eventloop.run(asyncio.sleep(0, result=7), loop) == 7
     with pytest.raises(ValueError, match="boom"):
-        eventloop.run(fails(), environ={})
+        eventloop.run(fails(), loop)

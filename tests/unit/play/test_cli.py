@@ -9,7 +9,7 @@ from orch.cli import main
 from orch.cli.env import Environment
 
 
-def run(argv, tmp_path, stdin=""):
+def run(argv, tmp_path, stdin="", environ=None):
     (tmp_path / "orch.cfg").write_text(textwrap.dedent(f"""\
         [defaults]
         inventory = {tmp_path / 'inventory.yml'}
@@ -19,7 +19,7 @@ def run(argv, tmp_path, stdin=""):
         """))
     (tmp_path / "inventory.yml").write_text("all:\n  hosts:\n    dev1: {}\n")
     out, err = io.StringIO(), io.StringIO()
-    env = Environment(stdout=out, stderr=err, stdin=io.StringIO(stdin), environ={"USER": "rip"},
+    env = Environment(stdout=out, stderr=err, stdin=io.StringIO(stdin), environ={"USER": "rip", **(environ or {})},
                       cwd=tmp_path, stdin_isatty=False, stdout_isatty=False)
     code = main([str(arg) for arg in argv], env=env)
     return code, out.getvalue(), err.getvalue()
@@ -93,3 +93,11 @@ def test_resume_refuses_other_inputs(tmp_path):
     code, out, err = run(["play", SEED, "revision=21", "--resume", "20261125T081500-ab12cd"],
                          tmp_path)
     assert code == 2 and "ran with revision=20; resume it with the same inputs" in err
+
+
+def test_unknown_event_loop_stops_the_play_before_the_journal(tmp_path):
+    code, out, err = run(["play", SEED, "-e", "cluster=bravo", "-e", "backend=app",
+                          "-e", "revision=20"], tmp_path, environ={"ORCH_EVENT_LOOP": "tokio"})
+    assert code == 2 and out == ""
+    assert err == "orch: error: ORCH_EVENT_LOOP: must be one of auto, uvloop, asyncio, got 'tokio'\n"
+    assert not (tmp_path / "journal.db").exists()
