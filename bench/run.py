@@ -413,9 +413,9 @@ def machine(peers: dict) -> dict:
         "asyncssh": _first_line([str(PYTHON), "-c", "import asyncssh; print(asyncssh.__version__)"]),
         "ssh_tuning": _first_line([str(PYTHON), "-c", "from orch.transport import sshlib; "
                                    "print(', '.join(sshlib.APPLIED) or 'none')"]),
-        "event_loop": _first_line([str(PYTHON), "-c", "from orch.cli import eventloop; "
-                                   "f = eventloop.loop_factory(); "
-                                   "print(f.__module__.split('.')[0] if f else 'asyncio')"]),
+        "event_loop": _first_line([str(PYTHON), "-c", "import asyncio; from orch.cli import "
+                                   "eventloop as e; f = e.loop_factory() or asyncio.new_event_loop; "
+                                   "print(e.loop_name(f()))"]),
         "openssh": _first_line(["ssh", "-V"]),
         "ansible": peers.get("ansible", "?"), "pyinfra": peers.get("pyinfra", "?"),
         "orch_commit": commit, "date": time.strftime("%Y-%m-%d %H:%M %Z"),

@@ -4,8 +4,8 @@ uvloop when it is installed (a dependency of orch on Linux), else asyncio's own 
 host costs the controller a TCP connection, an SSH handshake and a dozen packets each way,
 and asyncio's pure-Python selector loop and transports handle each of those callbacks and
 writes: uvloop's, in C over libuv, took 2–5 % off the controller CPU of a 200-host
-``orch call`` (bench/REPORT.md, findings, fix 18). Nothing else changes: the same asyncio API, tasks
-and timeouts, the same asyncssh.
+``orch call`` (bench/REPORT.md, findings, fix 18). Nothing else changes: the same asyncio API,
+tasks and timeouts, the same asyncssh.
 
 ``ORCH_EVENT_LOOP=asyncio`` runs on asyncio's own loop (to rule uvloop out when chasing a
 problem); ``ORCH_EVENT_LOOP=uvloop`` insists on uvloop and fails with one line without it.
@@ -26,7 +26,10 @@ T = TypeVar("T")
 CHOICES = ("auto", "uvloop", "asyncio")
 
 
-def loop_factory(environ: Mapping[str, str] = os.environ) -> Callable[[], asyncio.AbstractEventLoop] | None:
+LoopFactory = Callable[[], asyncio.AbstractEventLoop]
+
+
+def loop_factory(environ: Mapping[str, str] = os.environ) -> LoopFactory | None:
     """The loop to run on: uvloop's ``new_event_loop``, or None for asyncio's default.
 
     :raises InputError: ``ORCH_EVENT_LOOP`` names no loop, or asks for uvloop where it is
@@ -48,8 +51,7 @@ def loop_factory(environ: Mapping[str, str] = os.environ) -> Callable[[], asynci
     return uvloop.new_event_loop
 
 
-def run(main: Coroutine[Any, Any, T],
-        factory: Callable[[], asyncio.AbstractEventLoop] | None = None) -> T:
+def run(main: Coroutine[Any, Any, T], factory: LoopFactory | None = None) -> T:
     """``asyncio.run(main)`` on the loop ``factory`` makes (``loop_factory``'s pick; None:
     asyncio's own). Ctrl-C cancels ``main``, as with ``asyncio.run``."""
     with asyncio.Runner(loop_factory=factory) as runner:
@@ -57,5 +59,5 @@ def run(main: Coroutine[Any, Any, T],
 
 
 def loop_name(loop: asyncio.AbstractEventLoop) -> str:
-    """``"uvloop"`` or ``"asyncio"``: which loop ``loop`` is (the bench report records it)."""
+    """``"uvloop"`` or ``"asyncio"``: which loop ``loop`` is (bench/run.py records it)."""
     return "uvloop" if type(loop).__module__.startswith("uvloop") else "asyncio"
