@@ -78,17 +78,37 @@ class AgentSpec:
         """Arguments for ``action`` as the host will accept them: strings from a command line
         converted to the declared types (when ``coerce``), checked, defaults filled.
 
-        Uses the runtime's own ``coerce_args``/``validate_args``, so a request refused here
-        would be refused on the host too. Raises InputError naming the input.
+        Types text with ``orch.schema`` and checks with the runtime's own ``validate_args``, so a
+        request refused here would be refused on the host too. Raises InputError naming the input.
         """
+        from orch import schema
+
         self.action(action)
         try:
             if coerce:
-                args = core.coerce_args(self.declaration, action, dict(args))
+                args = schema.coerce_args(self.declaration, action, dict(args))
             return core.validate_args(self.declaration, action, args)
         except core.ValidationError as error:
             place = where or Where(None, None, error.field and f"{self.name}.{action} {error.field}")
             raise InputError(error.message, place) from None
+
+    def flag(self, action: str, key: str) -> bool:
+        """A boolean property the action declares: ``check_mode``, ``read_only``, ``needs_root``.
+
+        ``read_only`` defaults to true for ``rpcutil`` and for actions named ``status``
+        (MCollective's read-only conventions), so they take no run lock.
+        """
+        spec = self.action(action)
+        if key in spec:
+            return bool(spec[key])
+        if key == "read_only":
+            return self.name == "rpcutil" or action == "status"
+        return False
+
+    def outputs_display(self, action: str) -> dict[str, str]:
+        """Output key → its ``display_as`` name, for per-host lines."""
+        outputs = self.action(action).get("outputs") or {}
+        return {key: str((spec or {}).get("display_as") or key) for key, spec in outputs.items()}
 
     def sensitive_inputs(self, action: str) -> set[str]:
         """Names of the inputs of ``action`` declared sensitive (to mask in output and logs)."""

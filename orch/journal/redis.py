@@ -17,7 +17,7 @@ from orch.output import events as ev
 PREFIX = "orch:journal:"
 LOCK_TTL = 6 * 3600  # a lock outlives no controller by more than this
 KEPT = (ev.StepStarted, ev.HostReplied, ev.HostUnreachable, ev.HostSkipped, ev.StepDone,
-        ev.StepFailed, ev.Announced, ev.Warned)
+        ev.StepFailed, ev.Announced)
 
 
 class RedisJournal:
@@ -146,8 +146,8 @@ class RedisJournal:
             if kind == "StepStarted":
                 steps[step] = StepRecord(step, event["module"], event["action"], 0, 0, 0, False, "", [])
             elif kind in ("HostReplied", "HostUnreachable", "HostSkipped"):
-                status = {"HostUnreachable": "Unreachable", "HostSkipped": "Skipped"}.get(
-                    kind, event.get("status"))
+                status = ("Unreachable" if kind == "HostUnreachable"
+                          else event.get("status") or "Skipped")
                 entry = hosts.setdefault(step, {}).setdefault(event["host"],
                                                               {"host": event["host"], "attempts": 0})
                 if kind != "HostSkipped":
@@ -161,8 +161,6 @@ class RedisJournal:
                 record = steps[step]
                 record.okcount, record.failcount = event["okcount"], event["failcount"]
                 record.unreachable = event["unreachable"]
-                record.failed = record.failed or event.get("failed", False)
-                record.reason = record.reason or event.get("reason", "")
             elif kind == "StepFailed" and step in steps:
                 steps[step].failed, steps[step].reason = True, event["reason"]
         for step, record in steps.items():
@@ -170,14 +168,14 @@ class RedisJournal:
         return list(steps.values())
 
     def notes(self, run_id: str) -> list[tuple[str, str]]:
-        names = {"Announced": "announce", "Warned": "warning", "StepFailed": "step failed"}
+        names = {"Announced": "announce", "StepFailed": "step failed"}
         return [(names[e["type"]], e.get("text") or f"{e['step']}: {e['reason']}")
                 for e in self._events(run_id) if e["type"] in names]
 
     def succeeded(self, run_id: str) -> set[tuple[str, str]]:
         done = set()
         for event in self._events(run_id):
-            if event["type"] == "HostSkipped" or (
+            if (event["type"] == "HostSkipped" and event.get("status", "Skipped") == "Skipped") or (
                     event["type"] == "HostReplied" and event.get("final")
                     and event["status"] in DONE_STATUSES):
                 done.add((event["step"], event["host"]))

@@ -41,6 +41,7 @@ CREATE TABLE IF NOT EXISTS locks (host TEXT PRIMARY KEY, run_id TEXT, owner TEXT
 """
 
 DONE_STATUSES = ("OK", "Skipped")
+ATTEMPT_COLUMNS = "run_id, step, host, attempt, status, message, data, elapsed, final, at, caller"
 
 
 @dataclass
@@ -97,6 +98,9 @@ class Journal:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(SCHEMA)
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(attempts)")}
+            if "caller" not in columns:  # journals written before hosts' callers were kept
+                self._db.execute("ALTER TABLE attempts ADD COLUMN caller TEXT DEFAULT ''")
         except (OSError, sqlite3.Error) as error:
             raise InputError(f"cannot open the journal {str(self.path)!r}: {error}",
                              Where(path="journal")) from None
@@ -132,29 +136,30 @@ class Journal:
                        (run_id, event.step, event.module, event.action, event.at, len(event.hosts),
                         self._seq))
         elif isinstance(event, ev.HostReplied):
-            db.execute("INSERT INTO attempts VALUES (?,?,?,?,?,?,?,?,?,?)",
+            db.execute(f"INSERT INTO attempts ({ATTEMPT_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                        (run_id, event.step, event.host, event.attempt, event.status, event.message,
-                        json.dumps(event.data, default=str), event.elapsed, int(event.final), event.at))
+                        json.dumps(event.data, default=str), event.elapsed, int(event.final), event.at,
+                        event.caller))
         elif isinstance(event, ev.HostUnreachable):
-            db.execute("INSERT INTO attempts VALUES (?,?,?,?,?,?,?,?,?,?)",
+            db.execute(f"INSERT INTO attempts ({ATTEMPT_COLUMNS[:-8]}) VALUES (?,?,?,?,?,?,?,?,?,?)",
                        (run_id, event.step, event.host, event.attempt, "Unreachable", event.reason,
                         "{}", event.elapsed, int(event.final), event.at))
         elif isinstance(event, ev.HostSkipped):
-            db.execute("INSERT INTO attempts VALUES (?,?,?,?,?,?,?,?,?,?)",
-                       (run_id, event.step, event.host, 0, "Skipped", event.reason, "{}", 0.0, 1,
+            db.execute(f"INSERT INTO attempts ({ATTEMPT_COLUMNS[:-8]}) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                       (run_id, event.step, event.host, 0, event.status, event.reason, "{}", 0.0, 1,
                         event.at))
         elif isinstance(event, ev.StepDone):
             updated = db.execute(
-                "UPDATE steps SET finished=?, responses=?, okcount=?, failcount=?, unreachable=?,"
-                " failed=?, reason=? WHERE run_id=? AND step=?",
+                "UPDATE steps SET finished=?, responses=?, okcount=?, failcount=?, unreachable=?"
+                " WHERE run_id=? AND step=?",
                 (event.at, event.responses, event.okcount, event.failcount, event.unreachable,
-                 int(event.failed), event.reason, run_id, event.step))
+                 run_id, event.step))
             if updated.rowcount == 0:
                 self._seq += 1
                 db.execute("INSERT INTO steps VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                            (run_id, event.step, event.module, event.action, event.at, event.at,
                             event.discovered, event.responses, event.okcount, event.failcount,
-                            event.unreachable, int(event.failed), event.reason, self._seq))
+                            event.unreachable, 0, "", self._seq))
         elif isinstance(event, ev.StepFailed):
             updated = db.execute("UPDATE steps SET failed=1, reason=? WHERE run_id=? AND step=?",
                                  (event.reason, run_id, event.step))
@@ -162,12 +167,11 @@ class Journal:
                        (run_id, "step failed", f"{event.step}: {event.reason}", event.at))
         elif isinstance(event, ev.Announced):
             db.execute("INSERT INTO notes VALUES (?,?,?,?)", (run_id, "announce", event.text, event.at))
-        elif isinstance(event, ev.Warned):
-            db.execute("INSERT INTO notes VALUES (?,?,?,?)", (run_id, "warning", event.text, event.at))
         elif isinstance(event, ev.RunDone):
             db.execute("UPDATE runs SET finished=?, status=?, message=?, elapsed=?, failed=?,"
                        " unreachable=? WHERE run_id=?",
-                       (event.at, "ok" if event.ok else "failed", event.message, event.elapsed,
+                       (event.at, event.status or ("ok" if event.ok else "failed"), event.message,
+                        event.elapsed,
                         json.dumps(event.failed), json.dumps(event.unreachable), run_id))
 
     def lock(self, run_id: str, hosts: list[str], owner: str | None = None) -> None:

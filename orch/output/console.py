@@ -10,7 +10,7 @@ from rich.live import Live
 from rich.text import Text
 
 from orch.output import events as ev
-from orch.output.plain import render
+from orch.output.plain import Lines
 
 _STYLES = {"OK": "green", "Unreachable": "magenta"}
 
@@ -54,7 +54,7 @@ class _Board:
 class ConsoleRenderer:
     def __init__(self, stream: TextIO, verbose: bool = False):
         self.console = Console(file=stream, highlight=False, soft_wrap=True)
-        self.verbose = verbose
+        self.lines = Lines(verbose)
         self.board: _Board | None = None
         self.live: Live | None = None
 
@@ -70,7 +70,7 @@ class ConsoleRenderer:
 
     def __call__(self, event: ev.Event) -> None:
         if isinstance(event, ev.StepStarted):
-            self._print(render(event, self.verbose), "bold")
+            self._print(self.lines(event), "bold")
             self.board = _Board(event)
             self.live = Live(self.board.render(), console=self.console, transient=True,
                              refresh_per_second=4, get_renderable=self.board.render)
@@ -85,7 +85,7 @@ class ConsoleRenderer:
             self.board.finished(event.host, outcome)
         if isinstance(event, ev.StepDone | ev.StepFailed | ev.RunDone):
             self._stop_board()
-        lines = render(event, self.verbose)
+        lines = self.lines(event)
         if not lines:
             return
         style = ""
@@ -96,7 +96,7 @@ class ConsoleRenderer:
         elif isinstance(event, ev.HostUnreachable):
             style = "magenta"
         elif isinstance(event, ev.StepDone):
-            style = "red" if event.failed or event.failcount or event.unreachable else "green"
+            style = "red" if event.failcount or event.unreachable else "green"
         elif isinstance(event, ev.RunDone | ev.StepFailed):
             style = "red" if isinstance(event, ev.StepFailed) or not event.ok else "green"
         elif isinstance(event, ev.Summarized):

@@ -33,8 +33,10 @@ class RunStarted(Event):
     name: str  # play name, or "call module.action"
     kind: str  # "play" | "call"
     inputs: dict  # sensitive values already masked
-    caller: str
+    caller: str  # who ran orch (the controller's user); each host's verified caller: HostReplied
     resumed_from: str | None = None
+    check: bool = False  # a dry run: requests go in check mode
+    ssh_tuning: dict = field(default_factory=dict)  # asyncssh adjustment -> "on" | "off: why"
     at: float = field(default_factory=_now)
 
 
@@ -62,6 +64,9 @@ class StepStarted(Event):
     action: str
     hosts: list
     batch_size: int = 0
+    verbose: bool = False  # the step asked for a line per host
+    display: dict = field(default_factory=dict)  # output key -> its display_as name
+    check: bool = False
     at: float = field(default_factory=_now)
 
 
@@ -95,6 +100,8 @@ class HostReplied(Event):
     elapsed: float
     attempt: int
     final: bool = True
+    changed: bool | None = None  # the reply said whether the action changed anything
+    caller: str = ""  # the identity the host verified and audited
     at: float = field(default_factory=_now)
 
 
@@ -113,11 +120,13 @@ class HostUnreachable(Event):
 
 @dataclass(frozen=True)
 class HostSkipped(Event):
-    """``--resume``: this (step, host) already succeeded in the run being resumed."""
+    """Not sent: the (step, host) succeeded in the run being resumed, or the action has no
+    check mode in a dry run."""
 
     step: str
     host: str
     reason: str
+    status: str = "Skipped"  # Skipped (done before: --resume) | NotRun (no check mode)
     at: float = field(default_factory=_now)
 
 
@@ -135,8 +144,8 @@ class StepDone(Event):
     unreachable: int
     totaltime: float
     batch: int
-    failed: bool = False  # the step as a whole failed (max_fail exceeded, assert false, ...)
-    reason: str = ""
+    changed: int = 0
+    skipped: int = 0
     at: float = field(default_factory=_now)
 
 
@@ -151,27 +160,11 @@ class Summarized(Event):
 
 
 @dataclass(frozen=True)
-class RepliesGrouped(Event):
-    """Hosts whose OK replies were identical, shown once with their data."""
-
-    step: str
-    hosts: list
-    data: dict
-    at: float = field(default_factory=_now)
-
-
-@dataclass(frozen=True)
 class StepFailed(Event):
     """A play step failed and the play stops (on_fail runs next)."""
 
     step: str
     reason: str
-    at: float = field(default_factory=_now)
-
-
-@dataclass(frozen=True)
-class Warned(Event):
-    text: str
     at: float = field(default_factory=_now)
 
 
@@ -183,6 +176,8 @@ class RunDone(Event):
     unreachable: dict  # host -> reason
     elapsed: float
     message: str = ""
+    status: str = ""  # ok | failed | interrupted
+    recap: dict = field(default_factory=dict)  # host -> {ok, changed, failed, unreachable, skipped}
     at: float = field(default_factory=_now)
 
 
@@ -190,5 +185,5 @@ Sink = Callable[[Event], None]
 
 ALL_EVENTS = (
     RunStarted, Announced, Discovered, StepStarted, BatchStarted, HostStarted, HostReplied,
-    HostUnreachable, HostSkipped, StepDone, Summarized, RepliesGrouped, StepFailed, Warned, RunDone,
+    HostUnreachable, HostSkipped, StepDone, Summarized, StepFailed, RunDone,
 )

@@ -43,8 +43,12 @@ def step_done(event: ev.StepDone) -> str:
     line = (f"done {event.module}#{event.action} [discovered={event.discovered} "
             f"responses={event.responses} failcount={event.failcount} okcount={event.okcount} "
             f"totaltime={event.totaltime:.2f} batch={event.batch}]")
+    if event.changed:
+        line += f" changed={event.changed}"
     if event.unreachable:
         line += f" unreachable={event.unreachable}"
+    if event.skipped:
+        line += f" skipped={event.skipped}"
     return line
 
 
@@ -56,14 +60,19 @@ def summarized(event: ev.Summarized) -> list[str]:
     return lines
 
 
-def replies_grouped(event: ev.RepliesGrouped, limit: int = 6) -> list[str]:
-    hosts = event.hosts
+def data_lines(data: dict, names: dict | None = None) -> list[str]:
+    """A reply's data, one ``Display Name: value`` line each, aligned."""
+    names = names or {}
+    labels = {key: str(names.get(key, key)) for key in data}
+    width = max((len(label) for label in labels.values()), default=0)
+    return [f"   {labels[key].rjust(width)}: {value}" for key, value in data.items()]
+
+
+def replies_grouped(hosts: list, data: dict, names: dict | None = None, limit: int = 6) -> list[str]:
     label = ", ".join(hosts[:limit]) + (f", … {len(hosts) - limit} more" if len(hosts) > limit else "")
     if len(hosts) > 1:
         label += f" ({len(hosts)} hosts)"
-    width = max((len(str(key)) for key in event.data), default=0)
-    return [f"{label}:"] + [f"   {str(key).rjust(width)}: {value}"
-                            for key, value in event.data.items()] + [""]
+    return [f"{label}:"] + data_lines(data, names) + [""]
 
 
 def run_done(event: ev.RunDone) -> list[str]:
@@ -76,6 +85,22 @@ def run_done(event: ev.RunDone) -> list[str]:
         lines += [f"   {host}: {reason}" for host, reason in sorted(event.unreachable.items())]
     if event.message:
         lines.append(event.message)
+    if event.recap and (len(event.recap) > 1 or event.failed or event.unreachable):
+        lines += recap(event.recap)
+    return lines
+
+
+def recap(counts: dict) -> list[str]:
+    """Ansible's recap, grouped: hosts with the same counts share one line."""
+    groups: dict[tuple, list[str]] = {}
+    keys = ("ok", "changed", "failed", "unreachable", "skipped")
+    for host, per_host in sorted(counts.items()):
+        groups.setdefault(tuple(per_host.get(key, 0) for key in keys), []).append(host)
+    lines = ["", "Recap:"]
+    for values, hosts in sorted(groups.items(), key=lambda item: (-item[0][2], -item[0][3])):
+        shown = ", ".join(hosts[:6]) + (f", … {len(hosts) - 6} more" if len(hosts) > 6 else "")
+        fields = " ".join(f"{key}={value}" for key, value in zip(keys, values, strict=True))
+        lines.append(f"   {fields}  ({len(hosts)} host{'s' if len(hosts) > 1 else ''}: {shown})")
     return lines
 
 

@@ -1,27 +1,30 @@
 """Runs a play: node sets, steps, batches, rolling, register, assert, on_fail/on_success, resume.
 
-The engine decides what failure means; the runner (``session.call``) does the batching,
-retries and the wire. Everything the user sees leaves through ``sink`` as events. The engine
-never prints, prompts or exits; the CLI turns its outcome into an exit code.
+The engine is a run's one lifecycle: it emits RunStarted and RunDone, owns the run's host
+locks, what ``--resume`` skips, and the outcome. ``orch call`` and ``orch facts --gather`` are
+one-step runs of it (``run`` with a body that calls ``call`` once); YAML plays (``run_play``)
+and Python plays (``orch.play.python_play``) are two front ends on it. The engine decides what
+failure means; the runner (``session.call``) does the batching, retries and the wire.
+Everything the user sees leaves through ``sink`` as events. The engine never prints, prompts
+or exits; the CLI turns its outcome into an exit code (``Outcome.exit_status``).
 
-``session`` is anything with ``async call(step_id, hosts, module, action, args, batch_size,
-batch_sleep, tries, try_sleep, timeout, summarize) -> StepResult`` whose ``.results`` maps a
-host to its HostResult (``orch.rpc.RpcSession``, or a small fake in unit tests).
+``session`` is anything with ``async call(step_id, hosts, module, action, args, options) ->
+StepResult`` (``orch.rpc.RpcSession``, or a small fake in unit tests).
 ``discover(selection) -> [Host]`` resolves a node set's filters (``orch.select.Filter`` fields).
 """
 
 from __future__ import annotations
 
 import asyncio
-import math
 import secrets
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from orch.errors import InputError, OrchError, Where
+from orch.errors import ExitStatus, InputError, OrchError, Where
+from orch.masking import Masker
 from orch.output import events as ev
 from orch.play import template
 from orch.play.inputs import resolve_inputs
@@ -34,8 +37,11 @@ from orch.play.model import (
     PlayStep,
     RollingStep,
 )
+from orch.rpc import options as call_options
+from orch.rpc.options import DEFAULT_OPTIONS, CallOptions
 
 Discover = Callable[[dict], "list[Any] | Awaitable[list[Any]]"]
+Body = Callable[[], Awaitable["tuple[bool, str]"]]
 
 
 def new_run_id(now: float | None = None) -> str:
@@ -63,7 +69,7 @@ class EmptyNodeSet(RunRefused):
 
 @dataclass
 class Outcome:
-    """What a run ended with; the CLI maps ``ok`` to exit 0 and anything else to 1."""
+    """What a run ended with; ``exit_status`` is what the CLI exits with."""
 
     run_id: str
     ok: bool
@@ -71,102 +77,139 @@ class Outcome:
     failed: dict = field(default_factory=dict)
     unreachable: dict = field(default_factory=dict)
 
+    @property
+    def exit_status(self) -> int:
+        return ExitStatus.OK if self.ok else ExitStatus.HOSTS_FAILED
 
-@dataclass
-class _StepOptions:
-    verbose: bool = False
-    summarize: bool = False
+
+_RECAP_KEYS = ("ok", "changed", "failed", "unreachable", "skipped")
 
 
 class Engine:
-    """One run of a play: YAML via ``run_play``; Python plays use ``resolve``/``call``/``announce``."""
+    """One run: ``run(name, kind, inputs, body)``; YAML plays via ``run_play``; Python plays and
+    ``orch call`` use ``resolve``/``call``/``announce`` inside a body."""
 
     def __init__(
         self,
         sink: Callable[[ev.Event], None],
+        session: Any,
         discover: Discover,
         run_id: str,
         caller: str,
+        *,
         done: set[tuple[str, str]] | frozenset = frozenset(),
         resumed_from: str | None = None,
-        mask: Callable[[str], str] = lambda text: text,
+        masker: Masker | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         lock: Callable[[list[str]], None] | None = None,
+        narrow: Callable[[list], list] | None = None,
+        check: bool = False,
+        ssh_tuning: dict | None = None,
     ):
         self.sink = sink
+        self.session = session
         self.discover = discover
         self.run_id = run_id
         self.caller = caller
         self.done = set(done)
         self.resumed_from = resumed_from
-        self.mask = mask
+        self.masker = masker if masker is not None else Masker()
         self.sleep = sleep
         self.lock = lock  # lock(host names): raises OrchError when another run holds one
-        self.session: Any = None
+        self.narrow = narrow  # --limit / -I of orch play: narrows every node set
+        self.check = check  # a dry run: every call in check mode
+        self.ssh_tuning = dict(ssh_tuning or {})
         self.last_result: Any = None  # the runner's StepResult of the latest call
         self.failed: dict[str, str] = {}
         self.unreachable: dict[str, str] = {}
-        self._options: dict[str, _StepOptions] = {}
+        self.recap: dict[str, dict[str, int]] = {}
         self._cleaning = 0  # inside on_fail/on_success: never skip on resume
         self._started = time.monotonic()
+        self._begun = False
+        self.name, self.kind = "", "play"
 
-    # -- events --------------------------------------------------------------------------------
-    def runner_sink(self, event: ev.Event) -> None:
-        """The sink handed to the runner: drops summaries a step did not ask for, masks text."""
-        step = getattr(event, "step", None)
-        options = self._options.get(step) if step is not None else None
-        if isinstance(event, ev.Summarized) and options is not None and not options.summarize:
-            return
-        if isinstance(event, ev.HostReplied) and (event.message or event.data):
-            event = replace(event, message=self.mask(event.message),
-                            data=_mask_strings(event.data, self.mask))
-        self.sink(event)
-
-    def is_verbose(self, step: str) -> bool:
-        """Whether the step asked for a line per host (``verbose: true``); renderers ask this."""
-        options = self._options.get(step)
-        return bool(options and options.verbose)
-
+    # -- the run -------------------------------------------------------------------------------
     def emit(self, event: ev.Event) -> None:
         self.sink(event)
 
-    def start(self, name: str, inputs: dict) -> None:
-        self.emit(ev.RunStarted(run_id=self.run_id, name=name, kind="play", inputs=inputs,
-                                caller=self.caller, resumed_from=self.resumed_from))
+    def mask(self, text: str) -> str:
+        return self.masker(text)
+
+    async def run(self, name: str, kind: str, inputs: dict, body: Body, *,
+                  lazy: bool = False) -> Outcome:
+        """The whole run: RunStarted, ``body()`` → (ok, message), RunDone. Never raises for a
+        failed step or a refused run: the outcome says so.
+
+        ``lazy`` (Python plays): RunStarted waits for the body's first ``begin(inputs)``, so
+        inputs asked and checked before it are journaled, and bad input raised before it is a
+        usage error (exit 2) of a run that never started.
+        """
+        self.name, self.kind = name, kind
+        if not lazy:
+            self.begin(inputs)
+        try:
+            ok, message = await body()
+        except RunRefused as refused:
+            ok, message = False, refused.message
+        self.begin(inputs)
+        return self.finish(ok, message)
+
+    @property
+    def started(self) -> bool:
+        return self._begun
+
+    def begin(self, inputs: dict) -> None:
+        """Emit RunStarted, once."""
+        if self._begun:
+            return
+        self._begun = True
+        self.emit(ev.RunStarted(run_id=self.run_id, name=self.name, kind=self.kind,
+                                inputs=inputs, caller=self.caller,
+                                resumed_from=self.resumed_from, check=self.check,
+                                ssh_tuning=self.ssh_tuning))
 
     def finish(self, ok: bool, message: str = "") -> Outcome:
         ok = ok and not self.failed and not self.unreachable
         message = self.mask(message)
         self.emit(ev.RunDone(run_id=self.run_id, ok=ok, failed=dict(self.failed),
                              unreachable=dict(self.unreachable),
-                             elapsed=round(time.monotonic() - self._started, 3), message=message))
+                             elapsed=round(time.monotonic() - self._started, 3), message=message,
+                             status="ok" if ok else "failed",
+                             recap={host: dict(counts) for host, counts in self.recap.items()}))
         return Outcome(self.run_id, ok, message, dict(self.failed), dict(self.unreachable))
 
     def announce(self, text: str) -> None:
-        self.emit(ev.Announced(text=self.mask(str(text))))
+        self.emit(ev.Announced(text=str(text)))
+
+    def lock_hosts(self, names: list[str]) -> None:
+        """Take the run lock of ``names``; RunRefused naming the holder when another run has one."""
+        if self.lock is None or not names:
+            return
+        try:
+            self.lock(names)
+        except OrchError as error:
+            raise RunRefused(error.message) from None
 
     # -- node sets -----------------------------------------------------------------------------
     async def resolve(self, name: str, selection: dict, when_empty: str | None = None,
-                      ping: bool = False, at_least: int | None = None, lock: bool = True) -> list:
+                      at_least: int | None = None, lock: bool = True) -> list:
         """Hosts matching ``selection`` (classes facts identities agents compound limit),
-        locked for this run unless ``lock`` is false (hosts several runs may share)."""
+        narrowed by ``--limit``/``-I``, locked for this run unless ``lock`` is false (hosts
+        several runs may share)."""
         found = self.discover(selection)
         if asyncio.iscoroutine(found):
             found = await found
         hosts = list(found)
+        if self.narrow is not None:
+            hosts = self.narrow(hosts)
         self.emit(ev.Discovered(nodes=name, hosts=[host.name for host in hosts]))
         if not hosts:
             raise EmptyNodeSet(when_empty or f"node set {name!r}: no host matched")
         if at_least is not None and len(hosts) < at_least:
             raise EmptyNodeSet(when_empty or
                                f"node set {name!r}: found {len(hosts)} host(s), need at least {at_least}")
-        if lock and self.lock is not None:
-            try:
-                self.lock([host.name for host in hosts])
-            except OrchError as error:
-                raise RunRefused(error.message) from None
-        if ping:
-            await self.call(f"nodes.{name}.ping", hosts, "rpcutil", "ping", {}, skip_done=False)
+        if lock:
+            self.lock_hosts([host.name for host in hosts])
         return hosts
 
     # -- calls ---------------------------------------------------------------------------------
@@ -177,86 +220,116 @@ class Engine:
         module: str,
         action: str,
         args: dict,
+        options: CallOptions = DEFAULT_OPTIONS,
         *,
-        batch_size: int = 0,
-        batch_sleep: float = 0,
-        tries: int = 1,
-        try_sleep: float = 10,
-        timeout: float | None = None,
-        verbose: bool = False,
-        summarize: bool = False,
-        fail_ok: bool = False,
-        max_fail: int | str = 0,
         condition: Callable[[str, dict, dict], bool] | None = None,
         condition_text: str = "",
         skip_done: bool = True,
         where: Where | None = None,
+        hang_up: bool = False,
     ) -> dict:
         """Call ``module.action`` on ``hosts``; raise StepFailure when the step fails.
 
         Returns the registered view: ``{"ok": [...], "failed": [...], "unreachable": [...],
-        "skipped": [...], "replies": {host: {"status", "message", "data"}}, "data": {host: data}}``.
+        "skipped": [...], "changed": [...], "replies": {host: {"status", "message", "data",
+        "changed"}}, "data": {host: data}}``.
         """
-        self._options[step_id] = _StepOptions(verbose=verbose, summarize=summarize)
+        if self.check and not options.check:
+            options = CallOptions.build({"check": True}, base=options)
         todo, skipped = [], []
         for host in hosts:
             if skip_done and (step_id, host.name) in self.done:
                 skipped.append(host.name)
                 self.emit(ev.HostSkipped(step=step_id, host=host.name,
                                          reason=f"succeeded in run {self.resumed_from}"))
+                self._count(host.name, "skipped")
             else:
                 todo.append(host)
         result: dict = {}
         if todo:
-            raw = await self.session.call(
-                step_id, todo, module, action, args, batch_size=batch_size,
-                batch_sleep=batch_sleep, tries=tries, try_sleep=try_sleep,
-                timeout=timeout, summarize=summarize)
+            if hang_up:
+                raw = await self.session.call(step_id, todo, module, action, args, options,
+                                              hang_up=True)
+            else:
+                raw = await self.session.call(step_id, todo, module, action, args, options)
             self.last_result = raw
             result = dict(getattr(raw, "results", raw).items())
         view: dict[str, Any] = {"ok": [], "failed": [], "unreachable": [], "skipped": skipped,
-                                "replies": {}, "data": {}}
+                                "changed": [], "replies": {}, "data": {}}
         problems: dict[str, str] = {}
         for name, reply in result.items():
             status = getattr(reply, "status", "UnknownError")
             message = self.mask(getattr(reply, "message", "") or "")
-            data = getattr(reply, "data", None) or {}
-            view["replies"][name] = {"status": status, "message": message, "data": data}
+            data = self.masker.value(getattr(reply, "data", None) or {})
+            changed = getattr(reply, "changed", None)
+            view["replies"][name] = {"status": status, "message": message, "data": data,
+                                     "changed": changed}
             view["data"][name] = data
             if status == "OK" and condition is not None and not condition(name, data, view["replies"][name]):
                 status, message = "AssertFailed", f"assert {condition_text or 'check'} is false"
             if status == "OK":
                 view["ok"].append(name)
+                self._count(name, "changed" if changed else "ok")
+                if changed:
+                    view["changed"].append(name)
+            elif status == "Skipped":
+                view["skipped"].append(name)
+                self._count(name, "skipped")
             elif status == "Unreachable":
                 view["unreachable"].append(name)
                 problems[name] = message or "unreachable"
+                self._count(name, "unreachable")
             else:
                 view["failed"].append(name)
                 problems[name] = f"{status}: {message}" if message else status
-        if problems and not fail_ok:
+                self._count(name, "failed")
+        if problems and not options.fail_ok:
+            label = "" if self.kind == "call" else f"{module}#{action}: "  # a call has one step
             for name in view["unreachable"]:
-                self.unreachable.setdefault(name, f"{module}#{action}: {problems[name]}")
+                self.unreachable.setdefault(name, label + problems[name])
             for name in view["failed"]:
-                self.failed.setdefault(name, f"{module}#{action}: {problems[name]}")
-            allowed = _allowed_failures(max_fail, len(todo))
+                self.failed.setdefault(name, label + problems[name])
+            allowed = options.allowed_failures(len(todo))
             if len(problems) > allowed:
                 shown = ", ".join(f"{name} ({reason})" for name, reason in sorted(problems.items())[:5])
                 more = f" and {len(problems) - 5} more" if len(problems) > 5 else ""
                 reason = (f"{module}#{action} failed on {len(problems)} of {len(todo)} host(s)"
-                          + (f" (max_fail {max_fail})" if allowed else "") + f": {shown}{more}")
+                          + (f" (max_fail {options.max_fail})" if allowed else "")
+                          + f": {shown}{more}")
                 raise StepFailure(step_id, reason, where)
         return view
 
-    # -- YAML plays ----------------------------------------------------------------------------
-    async def run_play(self, play: Play, inputs: dict, masked_inputs: dict, session: Any) -> Outcome:
-        """The whole run of a YAML play; never raises for a failed step (the outcome says so)."""
-        self.session = session
-        self.start(play.name, masked_inputs)
+    async def one_step(self, step_id: str, hosts: list, module: str, action: str, args: dict,
+                       options: CallOptions, *, read_only: bool) -> tuple[bool, str]:
+        """``orch call`` (and ``facts --gather``): one call on hosts already selected.
+
+        A changing action takes the hosts' run locks as a play does (``options.lock``); each
+        host hangs up as soon as its last attempt is over, since nothing else follows."""
+        self.emit(ev.Discovered(nodes=step_id, hosts=[host.name for host in hosts]))
+        if options.lock and not read_only:
+            self.lock_hosts([host.name for host in hosts])
         try:
-            ok, message = await self._play_body(play, inputs, prefix="")
-        except RunRefused as refused:
-            return self.finish(False, refused.message)
-        return self.finish(ok, message)
+            await self.call(step_id, hosts, module, action, args, options, skip_done=False,
+                            hang_up=True)
+        except StepFailure as failure:
+            self.emit(ev.StepFailed(step=failure.step, reason=failure.reason))
+            return False, ""
+        return True, ""
+
+    def _count(self, host: str, key: str) -> None:
+        counts = self.recap.get(host)
+        if counts is None:
+            counts = self.recap[host] = dict.fromkeys(_RECAP_KEYS, 0)
+        counts[key] += 1
+
+    # -- YAML plays ----------------------------------------------------------------------------
+    async def run_play(self, play: Play, inputs: dict, masked_inputs: dict) -> Outcome:
+        """The whole run of a YAML play; never raises for a failed step (the outcome says so)."""
+        return await self.run(play.name, "play", masked_inputs, lambda: self.play_body(play, inputs))
+
+    async def play_body(self, play: Play, inputs: dict) -> tuple[bool, str]:
+        """A YAML play as a run body (``Engine.run``, ``orch.play.lifecycle.Run``)."""
+        return await self._play_body(play, inputs, prefix="")
 
     async def _play_body(self, play: Play, inputs: dict, prefix: str) -> tuple[bool, str]:
         """Steps in order; node sets are all resolved just before the first step that needs
@@ -275,7 +348,7 @@ class Engine:
             for node_set in play.nodes:
                 if node_set.ping:
                     await self.call(f"nodes.{node_set.name}.ping", hosts_by_set[node_set.name],
-                                    "rpcutil", "ping", {}, skip_done=False)
+                                    "rpcutil", "ping", {}, PING_OPTIONS, skip_done=False)
 
         resolved = False
         try:
@@ -285,13 +358,13 @@ class Engine:
                     try:
                         await resolve_all()
                     except StepFailure as failure:  # a ping failed: nothing changed yet
-                        self.emit(ev.StepFailed(step=failure.step, reason=self.mask(failure.reason)))
+                        self.emit(ev.StepFailed(step=failure.step, reason=failure.reason))
                         return False, f"step {failure.step} failed: {failure.reason}"
                 await self._step(step, context, hosts_by_set, prefix)
             if not resolved:
                 await resolve_all()
         except StepFailure as failure:
-            self.emit(ev.StepFailed(step=failure.step, reason=self.mask(failure.reason)))
+            self.emit(ev.StepFailed(step=failure.step, reason=failure.reason))
             if len(hosts_by_set) == len(play.nodes):
                 await self._cleanup(play.on_fail, context, hosts_by_set, prefix)
             ran = " (on_fail ran)" if play.on_fail and len(hosts_by_set) == len(play.nodes) else ""
@@ -310,7 +383,7 @@ class Engine:
                 try:
                     await self._step(step, context, hosts_by_set, prefix)
                 except StepFailure as failure:
-                    self.emit(ev.StepFailed(step=failure.step, reason=self.mask(failure.reason)))
+                    self.emit(ev.StepFailed(step=failure.step, reason=failure.reason))
                     if stop:
                         self.failed.setdefault("(play)", failure.reason)
                         return
@@ -333,8 +406,7 @@ class Engine:
         at_least = None
         if node_set.at_least is not None:
             at_least = _number(node_set.at_least, context, node_set.where, integer=True)
-        return await self.resolve(node_set.name, selection, when_empty, False, at_least,
-                                  node_set.lock)
+        return await self.resolve(node_set.name, selection, when_empty, at_least, node_set.lock)
 
     async def _steps(self, steps: tuple, context: dict, hosts_by_set: dict, prefix: str) -> None:
         for step in steps:
@@ -377,27 +449,20 @@ class Engine:
                 scope = {**context, **data, "data": data, "host": host, "status": reply["status"],
                          "message": reply["message"]}
                 return bool(template.evaluate(step.condition, scope, step.where))
-        max_fail = step.max_fail
-        if template.is_template(max_fail):
-            max_fail = template.render(max_fail, context, step.where)
+        options = step_options(step, context)
         view = await self.call(
-            step_id, hosts, step.module, step.action, args,
-            batch_size=_number(step.batch_size, context, step.where, integer=True),
-            batch_sleep=_number(step.batch_sleep, context, step.where),
-            tries=_number(step.tries, context, step.where, integer=True),
-            try_sleep=_number(step.try_sleep, context, step.where),
-            timeout=None if step.timeout is None else _number(step.timeout, context, step.where),
-            verbose=step.verbose, summarize=step.summarize, fail_ok=step.fail_ok,
-            max_fail=max_fail, condition=condition, condition_text=step.condition or "",
-            skip_done=not step.rerun_on_resume and not self._cleaning,
-            where=step.where)
+            step_id, hosts, step.module, step.action, args, options, condition=condition,
+            condition_text=step.condition or "",
+            skip_done=not step.rerun_on_resume and not self._cleaning, where=step.where)
         if step.register:
             context[step.register] = view
 
     async def _rolling(self, step: RollingStep, step_id: str, context: dict, hosts_by_set: dict) -> None:
         hosts = hosts_by_set[step.nodes]
-        size = _number(step.batch_size, context, step.where, integer=True)
-        pause = _number(step.batch_sleep, context, step.where)
+        size = _option("batch_size", step.batch_size, context, step.where)
+        if size < 1:
+            raise InputError(f"batch_size: a rolling step needs at least 1, got {size}", step.where)
+        pause = _option("batch_sleep", step.batch_sleep, context, step.where)
         batches = [hosts[i:i + size] for i in range(0, len(hosts), size)]
         for index, batch in enumerate(batches, 1):
             names = [host.name for host in batch]
@@ -413,34 +478,46 @@ class Engine:
                 await self.sleep(pause)
 
 
-def _mask_strings(value: Any, mask: Callable[[str], str]) -> Any:
-    """``value`` with every string inside it passed through ``mask`` (secrets in reply data)."""
-    if isinstance(value, str):
-        return mask(value)
-    if isinstance(value, dict):
-        return {key: _mask_strings(item, mask) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_mask_strings(item, mask) for item in value]
-    return value
+PING_OPTIONS = CallOptions(try_sleep=0)
 
 
-def _allowed_failures(max_fail: Any, total: int) -> int:
-    if isinstance(max_fail, str) and max_fail.strip().endswith("%"):
-        return math.floor(float(max_fail.strip()[:-1]) * total / 100)
+def step_options(step: CallStep, context: dict) -> CallOptions:
+    """A call step's options: templates rendered with the run's context, then checked as any
+    front end's options are (a bad value names the step's line)."""
+    values = {}
+    for name in ("batch_size", "batch_sleep", "tries", "try_sleep", "timeout", "max_fail"):
+        value = getattr(step, name)
+        if template.is_template(value):
+            value = template.render(value, context, step.where)
+        values[name] = value
+    values.update(verbose=step.verbose, summarize=step.summarize, fail_ok=step.fail_ok)
+    if getattr(step, "check", None) is not None:
+        values["check"] = step.check
+    return CallOptions.build(values, lambda name: step.where)
+
+
+def _option(name: str, value: Any, context: dict, where: Where) -> Any:
+    """One call option's value, rendered when it is a template, checked by its rules."""
+    if template.is_template(value):
+        value = template.render(value, context, where)
     try:
-        return int(max_fail or 0)
-    except (TypeError, ValueError):
-        raise InputError(f"max_fail: expected a count or N%, got {max_fail!r}") from None
+        return call_options.parse(name, value)
+    except InputError as error:
+        raise InputError(error.message, where) from None
 
 
 def _number(value: Any, context: dict, where: Where, integer: bool = False) -> Any:
     if template.is_template(value):
         value = template.render(value, context, where)
+    if isinstance(value, bool):
+        value = None
     try:
         number = int(value) if integer else float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         kind = "an integer" if integer else "a number"
         raise InputError(f"expected {kind}, got {value!r}", where) from None
+    if number != number or number in (float("inf"), float("-inf")):
+        raise InputError(f"expected a finite number, got {value!r}", where)
     if number < 0:
         raise InputError(f"must not be negative, got {number}", where)
     return number

@@ -13,8 +13,9 @@ from typing import Any
 
 from orch.errors import InputError, Where
 from orch.play.model import InputSpec
+from orch.schema import MASK
 
-MASK = "********"
+__all__ = ["MASK", "Ask", "convert", "masked", "parse_assignments", "resolve_inputs"]
 
 Ask = Callable[[InputSpec], "str | None"]
 
@@ -32,52 +33,8 @@ def parse_assignments(items: Iterable[str], flag: str = "-e") -> dict[str, str]:
 
 
 def convert(spec: InputSpec, value: Any, where: Where) -> Any:
-    """Validate ``value`` against the spec's regex (on its text) and convert it to its type."""
-    text = value if isinstance(value, str) else _text(value)
-    if spec.validation is not None and not re.search(spec.validation, text):
-        shown = MASK if spec.sensitive else repr(text)
-        raise InputError(f"input {spec.name!r}: {shown} does not match {spec.validation}", where)
-    try:
-        return _typed(spec.type, value)
-    except ValueError:
-        shown = MASK if spec.sensitive else repr(text)
-        raise InputError(f"input {spec.name!r}: expected {spec.type}, got {shown}", where) from None
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
-def _typed(kind: str, value: Any) -> Any:
-    if kind == "string":
-        return value if isinstance(value, str) else _text(value)
-    if kind == "integer":
-        if isinstance(value, bool):
-            raise ValueError
-        if isinstance(value, int):
-            return value
-        return int(str(value).strip(), 10)
-    if kind in ("float", "number"):
-        if isinstance(value, bool):
-            raise ValueError
-        if isinstance(value, int | float):
-            return value
-        text = str(value).strip()
-        if kind == "number" and re.fullmatch(r"[-+]?\d+", text):
-            return int(text)
-        return float(text)
-    if kind == "boolean":
-        if isinstance(value, bool):
-            return value
-        lowered = str(value).strip().lower()
-        if lowered in ("true", "yes", "y", "1", "on"):
-            return True
-        if lowered in ("false", "no", "n", "0", "off"):
-            return False
-        raise ValueError
-    raise ValueError
+    """``value`` typed and checked as the spec says (``orch.schema``: the one input schema)."""
+    return spec.schema().convert(value, where)
 
 
 def resolve_inputs(
@@ -118,15 +75,3 @@ def masked(specs: Iterable[InputSpec], values: dict[str, Any]) -> dict[str, Any]
     """``values`` with every sensitive one replaced by MASK (for events and the journal)."""
     sensitive = {spec.name for spec in specs if spec.sensitive}
     return {name: (MASK if name in sensitive else value) for name, value in values.items()}
-
-
-def masker(secrets: Iterable[Any]) -> Callable[[str], str]:
-    """A function hiding every secret value inside a text (announce banners, messages)."""
-    texts = sorted({_text(secret) for secret in secrets if _text(secret)}, key=len, reverse=True)
-
-    def mask(text: str) -> str:
-        for secret in texts:
-            text = text.replace(secret, MASK)
-        return text
-
-    return mask

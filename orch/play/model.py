@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from orch.errors import Where
+from orch.schema import INPUT_TYPES, Input
 
-INPUT_TYPES = ("string", "integer", "float", "number", "boolean")
+__all__ = ["INPUT_TYPES"]
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,16 @@ class InputSpec:
     sensitive: bool = False
     description: str = ""
     has_default: bool = False
+    maxlength: int = 0
+    enum: tuple = ()
+
+    def schema(self) -> Input:
+        """This input in the one schema modules and Python plays share (``orch.schema``)."""
+        return Input(name=self.name, type=self.type, validation=self.validation,
+                     maxlength=self.maxlength, enum=self.enum, sensitive=self.sensitive,
+                     required=not self.has_default, default=self.default,
+                     has_default=self.has_default, prompt=self.prompt,
+                     description=self.description)
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,6 @@ play file's line: the first frame of the traceback inside the play file.
 from __future__ import annotations
 
 import asyncio
-import re
 import sys
 import traceback
 from collections.abc import Callable, Iterable
@@ -30,14 +29,11 @@ from typing import Any
 
 from orch.errors import InputError, OrchError, Where
 from orch.output import events as ev
-from orch.play.engine import Engine, Outcome, RunRefused, StepFailure
-from orch.play.inputs import MASK, Ask, convert, masker
+from orch.play.engine import Engine, RunRefused, StepFailure
+from orch.play.inputs import MASK, Ask, convert
 from orch.play.model import INPUT_TYPES, InputSpec
-
-_NAMED_CHECKS = {
-    "shellsafe": r"^[^`$;&|<>\n\r'\"\\]*$",
-    "ipv4address": r"^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$",
-}
+from orch.rpc.options import CallOptions
+from orch.schema import check_validation, validation_problem
 
 
 class PythonPlay:
@@ -119,10 +115,8 @@ class Nodes:
 
     def ping(self) -> Result:
         """``rpcutil.ping`` every host; raises StepFailed if one does not answer."""
-        return self._api._call("rpcutil.ping", self, {}, {"skip_done": False})
-
-    def size(self) -> int:
-        return len(self.hosts)
+        return self._api._call("rpcutil.ping", self, {}, CallOptions(try_sleep=0),
+                               {"skip_done": False})
 
 
 class Result:
@@ -153,7 +147,6 @@ class PlayApi:
         self._inputs: dict[str, Any] = {}
         self._secrets: list[Any] = []
         self._lines: dict[int | None, int] = {}
-        self._started = False
         self.user = engine.caller
         self.run_id = engine.run_id
 
@@ -170,12 +163,16 @@ class PlayApi:
     def _run(self, coroutine) -> Any:
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()
 
+    @property
+    def _started(self) -> bool:
+        return self._engine.started
+
     def _start(self) -> None:
-        if not self._started:
-            self._started = True
+        """The run starts (RunStarted, with the inputs asked so far) at the first step."""
+        if not self._engine.started:
             inputs = {name: (MASK if value in self._secrets else value)
                       for name, value in self._inputs.items()}
-            self._run(_later(self._engine.start, self._play.name, inputs))
+            self._run(_later(self._engine.begin, inputs))
 
     # -- the API -------------------------------------------------------------------------------
     def ask(self, prompt: str, name: str, *, default: Any = None, validation: str | None = None,
@@ -199,11 +196,12 @@ class PlayApi:
         self._inputs[name] = value
         if sensitive:
             self._secrets.append(value)
-            self._engine.mask = masker(self._secrets)
+            self._engine.masker.add(value)
         return value
 
     def validate(self, value: Any, check: str | type, name: str | None = None) -> Any:
-        """Refuse ``value`` unless it matches ``check``: a regex, ``shellsafe``, or a type."""
+        """Refuse ``value`` unless it passes ``check``: a validator name (``shellsafe``,
+        ``ipv4address``, ``ipv6address``), a regex over the whole value, or a type."""
         where = self._where()
         label = f"{name!r} " if name else ""
         shown = MASK if value in self._secrets else repr(value)
@@ -211,9 +209,12 @@ class PlayApi:
             if not isinstance(value, check):
                 raise InputError(f"{label}{shown} is not a {check.__name__}", where)
             return value
-        pattern = _NAMED_CHECKS.get(check, check)
-        if not re.search(pattern, str(value)):
-            raise InputError(f"{label}{shown} does not match {check}", where)
+        problem = check_validation(check)
+        if problem:
+            raise InputError(f"validate: {problem}", where)
+        problem = validation_problem(check, value if isinstance(value, str) else str(value))
+        if problem:
+            raise InputError(f"{label}{shown} {problem}", where)
         return value
 
     def announce(self, text: str) -> None:
@@ -233,27 +234,35 @@ class PlayApi:
         selection = {"classes": _strings(classes), "facts": _strings(fact),
                      "identities": _strings(identity), "agents": _strings(agent),
                      "compound": _strings(select), "limit": None if limit is None else str(limit)}
-        hosts = self._run(self._engine.resolve(label, selection, when_empty, False, at_least, lock))
+        hosts = self._run(self._engine.resolve(label, selection, when_empty, at_least, lock))
         return Nodes(self, label, hosts)
 
-    def call(self, target: str, nodes: Nodes, args: dict | None = None, *, batch_size: int = 0,
-             batch_sleep: float = 0, tries: int = 1, try_sleep: float = 10,
-             timeout: float | None = None, verbose: bool = False, summarize: bool = False,
-             fail_ok: bool = False, max_fail: int | str = 0,
-             check: Callable[[dict], bool] | None = None, resume: str = "skip") -> Result:
+    def call(self, target: str, nodes: Nodes, args: dict | None = None, *,
+             batch_size: int | None = None, batch_sleep: float | None = None,
+             tries: int | None = None, try_sleep: float | None = None,
+             timeout: float | None = None, verbose: bool | None = None,
+             summarize: bool | None = None, fail_ok: bool | None = None,
+             max_fail: int | str | None = None, check: Callable[[dict], bool] | None = None,
+             resume: str = "skip") -> Result:
         """Call ``module.action`` on ``nodes``; raises ``orch.StepFailed`` when the step fails.
 
-        ``check(data)`` is the Python form of a YAML step's ``assert``; ``resume="rerun"``
-        runs the call again on ``--resume`` even on hosts where it succeeded.
+        The keywords are the call options of a YAML step, with the same defaults (None: orch's
+        default, ``orch.rpc.options``). ``check(data)`` is the Python form of a YAML step's
+        ``assert``; ``resume="rerun"`` runs the call again on ``--resume`` even on hosts where
+        it succeeded.
         """
-        options = dict(batch_size=batch_size, batch_sleep=batch_sleep, tries=tries,
-                       try_sleep=try_sleep, timeout=timeout, verbose=verbose, summarize=summarize,
-                       fail_ok=fail_ok, max_fail=max_fail, skip_done=resume != "rerun")
+        given = dict(batch_size=batch_size, batch_sleep=batch_sleep, tries=tries,
+                     try_sleep=try_sleep, timeout=timeout, verbose=verbose, summarize=summarize,
+                     fail_ok=fail_ok, max_fail=max_fail)
+        where = self._where()
+        options = CallOptions.build(given, lambda name: where)
+        extra: dict[str, Any] = {"skip_done": resume != "rerun"}
         if check is not None:
-            options["condition"] = lambda host, data, reply: bool(check(data))
-        return self._call(target, nodes, args or {}, options)
+            extra["condition"] = lambda host, data, reply: bool(check(data))
+        return self._call(target, nodes, args or {}, options, extra)
 
-    def _call(self, target: str, nodes: Nodes, args: dict, options: dict) -> Result:
+    def _call(self, target: str, nodes: Nodes, args: dict, options: CallOptions,
+              extra: dict) -> Result:
         where = self._where()
         module, dot, action = str(target).partition(".")
         if not dot:
@@ -263,7 +272,7 @@ class PlayApi:
         self._start()
         step_id = self._step_id()
         view = self._run(self._engine.call(step_id, nodes.hosts, module, action, dict(args),
-                                           where=where, **options))
+                                           options, where=where, **extra))
         return Result(view, self._engine.last_result, module, action)
 
     def summarize(self, result: Result) -> None:
@@ -290,33 +299,35 @@ def _describe(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}"
 
 
-async def run_python_play(play: PythonPlay, engine: Engine, session: Any, given: dict,
-                          ask: Ask | None, registry: Any) -> Outcome:
-    """Run ``play.run(orch)`` in a worker thread; the outcome says how it ended.
+def python_body(play: PythonPlay, given: dict, ask: Ask | None, registry: Any):
+    """The run body of a Python play: ``play.run(orch)`` in a worker thread.
 
     Bad input found before the run started (a failed ``validate``, a missing input) raises
     InputError naming the play's line; once started, any failure ends the run as failed.
+    Run it with ``engine.run(..., lazy=True)``.
     """
-    engine.session = session
-    api = PlayApi(play, engine, asyncio.get_running_loop(), given, ask, registry)
-    try:
-        await asyncio.to_thread(play.run, api)
-    except RunRefused as refused:
-        return engine.finish(False, refused.message)
-    except StepFailure as failure:
-        where = Where(play.file, play.line_of(failure))
-        engine.emit(ev.StepFailed(step=failure.step, reason=engine.mask(failure.reason)))
-        return engine.finish(False, f"{where}: step failed: {failure.reason}")
-    except Exception as error:
-        line = play.line_of(error)
-        if isinstance(error, OrchError):
-            where = error.where if error.where and error.where.file else Where(play.file, line)
-            message = error.message
-        else:
-            where, message = Where(play.file, line), _describe(error)
-        if not api._started:
-            raise InputError(message, where) from None
-        return engine.finish(False, f"{where}: {message}")
-    if not api._started:
+
+    async def body(engine: Engine) -> tuple[bool, str]:
+        api = PlayApi(play, engine, asyncio.get_running_loop(), given, ask, registry)
+        try:
+            await asyncio.to_thread(play.run, api)
+        except RunRefused:
+            raise
+        except StepFailure as failure:
+            where = Where(play.file, play.line_of(failure))
+            engine.emit(ev.StepFailed(step=failure.step, reason=failure.reason))
+            return False, f"{where}: step failed: {failure.reason}"
+        except Exception as error:
+            line = play.line_of(error)
+            if isinstance(error, OrchError):
+                where = error.where if error.where and error.where.file else Where(play.file, line)
+                message = error.message
+            else:
+                where, message = Where(play.file, line), _describe(error)
+            if not engine.started:
+                raise InputError(message, where) from None
+            return False, f"{where}: {message}"
         api._start()
-    return engine.finish(True)
+        return True, ""
+
+    return body

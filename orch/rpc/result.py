@@ -4,18 +4,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-OK = "OK"
+from orch.runtime.core import OK
+
 UNREACHABLE = "Unreachable"  # controller-side state: not a reply status
+SKIPPED = "Skipped"  # controller-side state: not sent (no check mode, resumed)
 
 
 @dataclass(frozen=True)
 class HostResult:
     host: str
-    status: str  # OK Aborted UnknownAction MissingData InvalidData UnknownError | Unreachable
+    status: str  # a reply status (orch.runtime.core.STATUSES) | Unreachable | Skipped
     message: str
     data: dict
     elapsed: float
     tries: int
+    changed: bool | None = None  # what the reply said; None when it did not say
+    caller: str = ""  # the identity the host verified (its hello)
 
     @property
     def ok(self) -> bool:
@@ -24,6 +28,10 @@ class HostResult:
     @property
     def unreachable(self) -> bool:
         return self.status == UNREACHABLE
+
+    @property
+    def skipped(self) -> bool:
+        return self.status == SKIPPED
 
 
 @dataclass
@@ -41,12 +49,21 @@ class StepResult:
 
     @property
     def failed(self) -> dict[str, HostResult]:
-        return {h: r for h, r in self.results.items() if not r.ok and not r.unreachable}
+        return {h: r for h, r in self.results.items()
+                if not r.ok and not r.unreachable and not r.skipped}
 
     @property
     def unreachable(self) -> dict[str, HostResult]:
         return {h: r for h, r in self.results.items() if r.unreachable}
 
     @property
+    def skipped(self) -> dict[str, HostResult]:
+        return {h: r for h, r in self.results.items() if r.skipped}
+
+    @property
+    def changed(self) -> dict[str, HostResult]:
+        return {h: r for h, r in self.results.items() if r.ok and r.changed}
+
+    @property
     def all_ok(self) -> bool:
-        return all(r.ok for r in self.results.values())
+        return all(r.ok or r.skipped for r in self.results.values())

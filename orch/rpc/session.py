@@ -15,10 +15,12 @@ import os
 import time
 from collections.abc import Sequence
 
-from orch.errors import InputError, RequestTimeout, TransportError, Unreachable
+from orch.errors import RequestTimeout, TransportError, Unreachable
 from orch.output import events as ev
-from orch.rpc.result import OK, UNREACHABLE, HostResult, StepResult
+from orch.rpc.options import DEFAULT_OPTIONS, CallOptions
+from orch.rpc.result import OK, SKIPPED, UNREACHABLE, HostResult, StepResult
 from orch.rpc.summary import summaries
+from orch.runtime import core
 from orch.transport import Pool, Target, TransportOptions
 
 
@@ -80,76 +82,85 @@ class RpcSession:
         module: str,
         action: str,
         args: dict,
+        options: CallOptions = DEFAULT_OPTIONS,
         *,
-        batch_size: int = 0,
-        batch_sleep: float = 0.0,
-        tries: int = 1,
-        try_sleep: float = 0.0,
-        timeout: float | None = None,
-        summarize: bool = False,
         hang_up: bool = False,
     ) -> StepResult:
         """Call ``module.action`` on every host; every host's outcome is in the result.
 
         ``hang_up``: nothing more will be asked of these hosts in this run (``orch call``), so
         each host's runtime and connection close as soon as its last attempt is over, instead
-        of idling (and exchanging keepalives) until the slowest host answers.
+        of idling (and exchanging keepalives) until the slowest host answers. In check mode an
+        action that does not declare ``check_mode`` is not sent: every host is Skipped.
         """
-        if tries < 1:
-            raise InputError(f"tries must be at least 1, got {tries}")
         spec, checked = self.prepare(module, action, args)
         declared = spec.declaration.get("timeout")
-        timeout = float(timeout or declared or self.config.request_timeout)
+        timeout = float(options.timeout or declared or self.config.request_timeout)
         modules = [(spec.name, spec.hash, spec.source)]
         names = [host.name for host in hosts]
-        self.sink(ev.StepStarted(step_id, module, action, names, batch_size))
+        batch_size = options.batch_size
+        self.sink(ev.StepStarted(step_id, module, action, names, batch_size,
+                                 verbose=options.verbose, display=spec.outputs_display(action),
+                                 check=options.check))
         result = StepResult(module, action)
         started = time.monotonic()
-        batches = _batches(list(hosts), batch_size)
-        for index, batch in enumerate(batches, 1):
-            if batch_size:
-                self.sink(ev.BatchStarted(step_id, index, len(batches), [h.name for h in batch]))
-            outcomes = await asyncio.gather(*(
-                self._host(step_id, host, module, action, checked, modules, timeout, tries,
-                           try_sleep, hang_up) for host in batch))
-            for outcome in outcomes:
-                result.results[outcome.host] = outcome
-            if batch_sleep and index < len(batches):
-                await asyncio.sleep(batch_sleep)
+        if options.check and not spec.flag(action, "check_mode"):
+            for name in names:
+                self.sink(ev.HostSkipped(step_id, name, "no check mode", status="NotRun"))
+                result.results[name] = HostResult(name, SKIPPED, "no check mode", {}, 0.0, 0)
+        else:
+            limit = (asyncio.Semaphore(options.concurrency) if options.concurrency
+                     else self._semaphore)
+            batches = _batches(list(hosts), batch_size)
+            for index, batch in enumerate(batches, 1):
+                if batch_size:
+                    self.sink(ev.BatchStarted(step_id, index, len(batches),
+                                              [h.name for h in batch]))
+                outcomes = await asyncio.gather(*(
+                    self._host(step_id, host, module, action, checked, modules, timeout, options,
+                               limit, hang_up) for host in batch))
+                for outcome in outcomes:
+                    result.results[outcome.host] = outcome
+                if options.batch_sleep and index < len(batches):
+                    await asyncio.sleep(options.batch_sleep)
         result.totaltime = time.monotonic() - started
         self.sink(ev.StepDone(
             step_id, module, action,
             discovered=len(names),
-            responses=len(result.results) - len(result.unreachable),
+            responses=len(result.results) - len(result.unreachable) - len(result.skipped),
             okcount=len(result.ok),
             failcount=len(result.failed),
             unreachable=len(result.unreachable),
             totaltime=round(result.totaltime, 3),
             batch=batch_size,
+            changed=len(result.changed),
+            skipped=len(result.skipped),
         ))
-        if summarize:
+        if options.summarize:
             for title, lines in summaries(spec.declaration, action, result):
                 self.sink(ev.Summarized(step_id, title, lines))
         return result
 
-    async def _host(self, step_id, host, module, action, args, modules, timeout, tries,
-                    try_sleep, hang_up=False) -> HostResult:
+    async def _host(self, step_id, host, module, action, args, modules, timeout,
+                    options: CallOptions, limit: asyncio.Semaphore, hang_up=False) -> HostResult:
         outcome: HostResult | None = None
+        tries = options.tries
         for attempt in range(1, tries + 1):
-            async with self._semaphore:
+            async with limit:
                 self.sink(ev.HostStarted(step_id, host.name, attempt))
                 outcome = await self._attempt(host, module, action, args, modules, timeout,
-                                              attempt)
+                                              attempt, options.check)
             final = outcome.ok or attempt == tries
             if outcome.unreachable:
                 self.sink(ev.HostUnreachable(step_id, host.name, outcome.message,
                                              round(outcome.elapsed, 3), attempt, final))
             else:
                 self.sink(ev.HostReplied(step_id, host.name, outcome.status, outcome.message,
-                                         outcome.data, round(outcome.elapsed, 3), attempt, final))
+                                         outcome.data, round(outcome.elapsed, 3), attempt, final,
+                                         changed=outcome.changed, caller=outcome.caller))
             if final:
                 break
-            await asyncio.sleep(try_sleep)
+            await asyncio.sleep(options.try_sleep)
         assert outcome is not None
         if hang_up:
             self._drop(host.name)
@@ -163,12 +174,13 @@ class RpcSession:
         self._channels.pop(name, None)
         self.pool.forget(name)
 
-    async def _attempt(self, host, module, action, args, modules, timeout, attempt) -> HostResult:
+    async def _attempt(self, host, module, action, args, modules, timeout, attempt,
+                       check_mode=False) -> HostResult:
         from orch.rpc.channel import HostChannel
 
         started = time.monotonic()
-        message = {"kind": "request", "reqid": os.urandom(16).hex(), "caller": self.caller,
-                   "module": module, "action": action, "args": args, "timeout": timeout}
+        message = core.request_frame(os.urandom(16).hex(), self.caller, module, action, args,
+                                     timeout, check_mode)
         try:
             channel = self._channels.get(host.name)
             if channel is None:
@@ -177,25 +189,28 @@ class RpcSession:
                 self._channels[host.name] = channel
             reply = await channel.request(message, modules, timeout)
         except RequestTimeout as error:
-            return HostResult(host.name, "UnknownError", f"request timed out: {error}", {},
+            return HostResult(host.name, core.UNKNOWN_ERROR, f"request timed out: {error}", {},
                               time.monotonic() - started, attempt)
         except Unreachable as error:
             self._drop(host.name)
             return HostResult(host.name, UNREACHABLE, str(error), {},
                               time.monotonic() - started, attempt)
         except TransportError as error:
-            return HostResult(host.name, "UnknownError", str(error), {},
+            return HostResult(host.name, core.UNKNOWN_ERROR, str(error), {},
                               time.monotonic() - started, attempt)
         except Exception as error:  # one host's surprise must not sink the others
             self._drop(host.name)
-            return HostResult(host.name, "UnknownError",
+            return HostResult(host.name, core.UNKNOWN_ERROR,
                               f"internal error: {type(error).__name__}: {error}", {},
                               time.monotonic() - started, attempt)
-        status = str(reply.get("status", "UnknownError"))
+        status = str(reply.get("status", core.UNKNOWN_ERROR))
         data = reply.get("data") or {}
+        changed = reply.get("changed")
         return HostResult(host.name, status, str(reply.get("message", "")),
                           data if isinstance(data, dict) else {"value": data},
-                          time.monotonic() - started, attempt)
+                          time.monotonic() - started, attempt,
+                          changed if isinstance(changed, bool) else None,
+                          str(channel.hello.get("caller") or ""))
 
 
 def _batches(hosts: list, size: int) -> list[list]:

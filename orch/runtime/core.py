@@ -6,8 +6,9 @@ does on their machines, so it keeps its comments, uses full names, and does noth
 
 Rules for this file:
 - Python 3.6 syntax and the standard library only: hosts have nothing but ``python3`` and sshd.
-- No work at import time: the controller imports ``validate_args`` and ``coerce_args`` from here
-  so that both sides validate a request the same way.
+- No work at import time: the controller imports ``validate_args`` and ``check_value`` from
+  here so that both sides validate a request the same way (``orch/schema.py`` is the
+  controller's side: typing text from a command line, play inputs).
 - Nothing is written to disk except the audit log line of each request (and whatever an action
   itself does). Modules arrive as source over the channel and are exec'd in memory.
 
@@ -38,11 +39,12 @@ import types
 #   controller -> host
 #     {"kind": "module", "name", "hash", "source"}   a module's source; sent once per host per
 #                                                     run, before the first request needing it
-#     {"kind": "request", "reqid", "caller", "module", "action", "args", "timeout"}
+#     {"kind": "request", "reqid", "caller", "module", "action", "args", "timeout",
+#      "check_mode"}
 #     {"kind": "exit"}                                finish and leave
 #   host -> controller
 #     {"kind": "hello", "host", "python", "loaded_from", "state_dir", "caller"}   once, right after start
-#     {"kind": "reply", "reqid", "status", "message", "data"}      one per request
+#     {"kind": "reply", "reqid", "status", "message", "data", "changed"}   one per request
 # --------------------------------------------------------------------------------------------
 
 #: struct format of the length prefix in front of every frame.
@@ -83,6 +85,21 @@ def encode_frame(message):
     """Turn one JSON-able dict into the bytes of a frame (length prefix + UTF-8 JSON)."""
     body = json.dumps(message, separators=(",", ":"), sort_keys=True).encode("utf-8")
     return struct.pack(FRAME_HEADER, len(body)) + body
+
+
+def request_frame(reqid, caller, module, action, args, timeout, check_mode=False):
+    """The frame of one request, as the controller sends it and this runtime reads it."""
+    return {"kind": KIND_REQUEST, "reqid": reqid, "caller": caller, "module": module,
+            "action": action, "args": args, "timeout": timeout, "check_mode": bool(check_mode)}
+
+
+def module_frame(name, digest, source):
+    """The frame carrying one module's source (``source`` as text)."""
+    return {"kind": KIND_MODULE, "name": name, "hash": digest, "source": source}
+
+
+#: The frame that tells the runtime to finish.
+EXIT_FRAME = {"kind": KIND_EXIT}
 
 
 def decode_frame_body(body):
@@ -148,9 +165,6 @@ SHELL_UNSAFE = ("`", "$", ";", "|", "&", ">", "<", "\n", "\r")
 
 #: Named validators; any other ``validation`` text is a regular expression.
 VALIDATORS = ("shellsafe", "ipv4address", "ipv6address")
-
-_TRUE_WORDS = ("true", "yes", "y", "1", "on")
-_FALSE_WORDS = ("false", "no", "n", "0", "off")
 
 
 class ValidationError(Exception):
@@ -233,6 +247,17 @@ def check_value(name, spec, value):
             "input '%s' must be of type %s, got %s" % (name, kind, _type_name(value)),
             name,
         )
+    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+        raise ValidationError(INVALID_DATA, "input '%s' must be a finite number" % name, name)
+    choices = spec.get("enum")
+    if choices:
+        items = value if isinstance(value, list) else [value]
+        for item in items:
+            if item not in choices:
+                shown = "" if spec.get("sensitive") else " %r" % (item,)
+                raise ValidationError(
+                    INVALID_DATA, "input '%s'%s is not one of: %s"
+                    % (name, shown, ", ".join(str(choice) for choice in choices)), name)
     # Numbers are measured and validated as the text they would be typed as ("20").
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         value = str(value)
@@ -251,7 +276,7 @@ def check_value(name, spec, value):
     for item in items:
         if not isinstance(item, str):
             continue
-        problem = _validation_problem(validation, item)
+        problem = validation_problem(validation, item)
         if problem:
             shown = "" if spec.get("sensitive") else " (%r)" % (item,)
             raise ValidationError(
@@ -293,7 +318,7 @@ def _type_name(value):
     return type(value).__name__
 
 
-def _validation_problem(validation, text):
+def validation_problem(validation, text):
     """What is wrong with ``text`` under a validator name or regex; None when it passes."""
     if validation == "shellsafe":
         for character in SHELL_UNSAFE:
@@ -316,83 +341,48 @@ def _validation_problem(validation, text):
         except ValueError:
             return "is not an IPv6 address"
         return None
-    if re.search(validation, text) is None:
+    if re.search(strict_pattern(validation), text) is None:
         return "does not match /%s/" % validation
     return None
 
 
-def coerce_args(declaration, action, args):
-    """Convert ``k=v`` strings from a command line to the declared input types.
+def strict_pattern(pattern):
+    """``pattern`` with every ``$`` anchor made ``\\Z``: the end of the text, nothing after.
 
-    "20" becomes 20 for an integer, "2.5" 2.5 for a float or number, "true"/"no" a boolean,
-    "dev2,dev4" ["dev2", "dev4"] for a list (or a JSON array), JSON text a hash. Values that
-    are not strings, and inputs the action does not declare, are passed through unchanged for
-    ``validate_args`` to judge. Raises ValidationError (InvalidData, or UnknownAction).
+    In Python's regular expressions ``$`` also matches before a trailing newline, so
+    ``^[a-z]+$`` would let ``"alfa\\n"`` through; a validation regex means the whole value.
+    A ``$`` that is escaped or inside a character class is left alone.
     """
-    inputs = find_action(declaration, action).get("inputs") or {}
-    result = {}
-    for name, value in (args or {}).items():
-        spec = inputs.get(name)
-        if spec is None or not isinstance(value, str):
-            result[name] = value
-        else:
-            result[name] = _coerce_text(name, spec, value)
-    return result
-
-
-def _coerce_text(name, spec, text):
-    """One string to the type ``spec`` declares; ValidationError when it cannot be."""
-    kind = spec.get("type", "string")
-    shown = "" if spec.get("sensitive") else " %r" % (text,)
-
-    def invalid(expected):
-        return ValidationError(
-            INVALID_DATA, "input '%s' expects %s, got%s" % (name, expected, shown or " a value"),
-            name,
-        )
-
-    if kind == "string":
-        return text
-    if kind == "integer":
-        try:
-            return int(text.strip())
-        except ValueError:
-            raise invalid("an integer") from None
-    if kind in ("float", "number"):
-        try:
-            number = float(text.strip())
-        except ValueError:
-            raise invalid("a number") from None
-        if kind == "number" and re.match(r"^\s*[-+]?\d+\s*$", text):
-            return int(text.strip())
-        return number
-    if kind == "boolean":
-        word = text.strip().lower()
-        if word in _TRUE_WORDS:
-            return True
-        if word in _FALSE_WORDS:
-            return False
-        raise invalid("true or false")
-    if kind in ("list", "array"):
-        stripped = text.strip()
-        if stripped.startswith("["):
-            try:
-                value = json.loads(stripped)
-            except ValueError:
-                raise invalid("a JSON array or comma-separated items") from None
-            if isinstance(value, list):
-                return value
-            raise invalid("a JSON array or comma-separated items") from None
-        return [item.strip() for item in stripped.split(",") if item.strip()]
-    if kind == "hash":
-        try:
-            value = json.loads(text)
-        except ValueError:
-            raise invalid("a JSON object") from None
-        if not isinstance(value, dict):
-            raise invalid("a JSON object") from None
-        return value
-    return text
+    if "$" not in pattern:
+        return pattern
+    out = []
+    index, in_class = 0, False
+    while index < len(pattern):
+        char = pattern[index]
+        if char == "\\":
+            out.append(pattern[index:index + 2])
+            index += 2
+            continue
+        if in_class:
+            if char == "]":
+                in_class = False
+        elif char == "[":
+            in_class = True
+            out.append(char)
+            index += 1
+            # A "]" first in the class (or after "^") is a literal, not the end.
+            if pattern[index:index + 1] == "^":
+                out.append("^")
+                index += 1
+            if pattern[index:index + 1] == "]":
+                out.append("]")
+                index += 1
+            continue
+        elif char == "$":
+            char = "\\Z"
+        out.append(char)
+        index += 1
+    return "".join(out)
 
 
 def mask_args(declaration, action, args):
@@ -711,16 +701,23 @@ class Abort(Exception):
     """Raised by ``request.abort(message)``: the reply is Aborted with that message."""
 
 
-class ActionTimeout(Exception):
-    """Raised inside an action that ran past its timeout."""
+class ActionTimeout(BaseException):
+    """Raised inside an action that ran past its timeout.
+
+    A BaseException, like KeyboardInterrupt: a module's ``except Exception:`` must not swallow
+    the host's own deadline and carry on past it.
+    """
 
 
 class Request(object):
     """What an action receives: the validated arguments and the host it runs on."""
 
-    def __init__(self, reqid, caller, module, action, args, host):
+    def __init__(self, reqid, caller, module, action, args, host, check_mode=False):
         #: The request id (32 hex), also in the audit line.
         self.reqid = reqid
+        #: A dry run: report what would change, change nothing (only actions that declare
+        #: ``check_mode`` are ever called with it).
+        self.check_mode = bool(check_mode)
         #: The verified caller identity (see identify_caller).
         self.caller = caller
         #: Module and action names.
@@ -854,9 +851,14 @@ class Runtime(object):
         if not callable(function):
             return _reply(reqid, UNKNOWN_ACTION, "module '%s' has no function for action '%s'"
                           % (module_name, action_name))
+        check_mode = bool(message.get("check_mode"))
+        if check_mode and not find_action(declaration, action_name).get("check_mode"):
+            return _reply(reqid, ABORTED, "%s#%s has no check mode: not run"
+                          % (module_name, action_name))
 
         # 5. Run it, bounded by the request's timeout (else the module's).
-        request = Request(reqid, self.caller, module_name, action_name, valid_args, self.host)
+        request = Request(reqid, self.caller, module_name, action_name, valid_args, self.host,
+                          check_mode)
         timeout = message.get("timeout") or declaration.get("timeout") or 0
         try:
             data = _call_with_timeout(function, request, timeout)
@@ -865,10 +867,7 @@ class Runtime(object):
         except ActionTimeout:
             return _reply(reqid, UNKNOWN_ERROR, "action timed out after %gs" % timeout)
         except Exception as error:
-            import traceback
-
-            traceback.print_exc(file=sys.stderr)
-            return _reply(reqid, UNKNOWN_ERROR, str(error) or type(error).__name__)
+            return _reply(reqid, UNKNOWN_ERROR, describe_error(error, module))
 
         # 6. Reply: the action's data over the declared outputs' defaults.
         if data is None:
@@ -879,7 +878,30 @@ class Runtime(object):
         outputs = find_action(declaration, action_name).get("outputs") or {}
         full = dict((name, (spec or {}).get("default")) for name, spec in outputs.items())
         full.update(data)
-        return _reply(reqid, OK, "OK", full)
+        reply = _reply(reqid, OK, "OK", full)
+        if isinstance(data.get("changed"), bool):
+            reply["changed"] = data["changed"]
+        return reply
+
+
+def describe_error(error, module):
+    """``appmgr.py:212: ZeroDivisionError: division by zero``: where in the module it failed.
+
+    The line is that of the deepest frame inside the module's own file, so the runtime's own
+    frames never show; an error raised elsewhere (a library the module called) still names the
+    module line that called it.
+    """
+    import traceback
+
+    text = "%s: %s" % (type(error).__name__, error) if str(error) else type(error).__name__
+    filename = getattr(module, "__file__", None)
+    line = None
+    for frame in traceback.extract_tb(error.__traceback__):
+        if frame.filename == filename:
+            line = frame.lineno
+    if line is None:
+        return text
+    return "%s:%d: %s" % (os.path.basename(filename), line, text)
 
 
 def _call_with_timeout(function, request, timeout):

@@ -43,6 +43,9 @@ class InventoryContext:
             return set(candidates)
         if pattern.regex is None:
             text = pattern.text
+            if attribute == "agents":  # no agents listed: every module (orch.select.offers)
+                return {name for name in candidates
+                        if not hosts[name].agents or text in hosts[name].agents}
             return {name for name in candidates if text in getattr(hosts[name], attribute)}
         memo: dict[int, tuple] = {}
         found = set()
@@ -50,7 +53,8 @@ class InventoryContext:
             names = getattr(hosts[name], attribute)
             entry = memo.get(id(names))
             if entry is None:
-                entry = memo[id(names)] = (names, pattern.matches_any(names | extra))
+                entry = memo[id(names)] = (names, (attribute == "agents" and not names)
+                                           or pattern.matches_any(names | extra))
             if entry[1]:
                 found.add(name)
         return found

@@ -188,7 +188,8 @@ class RecordContext:
 
     def with_agent(self, pattern: NamePattern, candidates: set) -> set:
         return {name for name in candidates
-                if pattern.matches_any(frozenset(self.records[name].agents) | ALWAYS_OFFERED)}
+                if not self.records[name].agents  # none listed: every module (select.offers)
+                or pattern.matches_any(frozenset(self.records[name].agents) | ALWAYS_OFFERED)}
 
     def with_fact(self, test: FactTest, candidates: set) -> set:
         return {name for name in candidates

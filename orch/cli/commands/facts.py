@@ -32,6 +32,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="load {host: {facts}} from a JSON file into the fact cache")
     parser.add_argument("--gather", action="store_true",
                         help="refresh the fact cache from the selected live hosts")
+    parser.add_argument("--accept-new", action="store_true",
+                        help="with --gather: trust and record first-seen host keys")
     add_selection_flags(parser)
 
 
@@ -60,6 +62,36 @@ def _import(path: str, env, config) -> int:
     return count
 
 
+async def gather(args, env, config) -> int:
+    """``orch facts --gather``: a one-step run of ``rpcutil.inventory``; OK replies' facts are
+    stored in the fact cache."""
+    from orch.agents import load_registry
+    from orch.cli.commands.discover import select_from_args
+    from orch.cli.runner import settle_heap
+    from orch.facts import store_gathered
+    from orch.output import make_sink
+    from orch.play.lifecycle import Run
+    from orch.rpc.options import CallOptions
+
+    args.max_age = None  # gathering is how stale facts get fresh
+    hosts = select_from_args(args, env, config).hosts()
+    registry = load_registry(config)
+    run = Run(config, registry, make_sink(env, json=args.json, verbose=args.verbose),
+              host_key_policy="accept-new" if getattr(args, "accept_new", False) else None)
+
+    async def body(engine) -> tuple[bool, str]:
+        ok, _ = await engine.one_step("gather", hosts, "rpcutil", "inventory", {},
+                                      CallOptions(), read_only=True)
+        result = engine.last_result
+        facts = {host: reply.data.get("facts") or {} for host, reply in result.ok.items()}
+        count = store_gathered(config, facts) if facts else 0
+        return ok, f"gathered the facts of {count} host(s) into {config.fact_cache}"
+
+    settle_heap()
+    outcome = await run.execute("facts --gather", "call", {}, body)
+    return outcome.exit_status
+
+
 def run(args, env) -> int:
     from orch.cli.commands.discover import load_selection_config, select_from_args
     from orch.errors import InputError, Where
@@ -67,10 +99,9 @@ def run(args, env) -> int:
     config = load_selection_config(args, env)
     if args.gather:
         from orch.cli import eventloop
-        from orch.cli.runner import gather_facts
 
         loop = eventloop.loop_factory(env.environ)
-        return eventloop.run(gather_facts(args, env, config), loop)
+        return eventloop.run(gather(args, env, config), loop)
     if args.import_file:
         count = _import(args.import_file, env, config)
         env.stderr.write(f"imported the facts of {count} host(s) into {config.fact_cache}\n")

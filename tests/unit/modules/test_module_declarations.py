@@ -10,6 +10,7 @@ import sys
 import pytest
 from module_support import MODULES, load_module
 
+from orch import schema
 from orch.runtime import core
 
 FLEET = ["haproxy", "appmgr", "nrpe", "angelianotify"]
@@ -79,7 +80,7 @@ GOOD = [
 @pytest.mark.parametrize("module, action, given, expected", GOOD)
 def test_command_line_input_accepted(module, action, given, expected):
     agent = load_module(module)["AGENT"]
-    assert core.validate_args(agent, action, core.coerce_args(agent, action, given)) == expected
+    assert core.validate_args(agent, action, schema.coerce_args(agent, action, given)) == expected
 
 
 BAD = [
@@ -102,7 +103,7 @@ BAD = [
 def test_bad_input_is_invalid_data_naming_the_field(module, action, given, field):
     agent = load_module(module)["AGENT"]
     with pytest.raises(core.ValidationError) as error:
-        core.validate_args(agent, action, core.coerce_args(agent, action, given))
+        core.validate_args(agent, action, schema.coerce_args(agent, action, given))
     assert error.value.status == core.INVALID_DATA and error.value.field == field
     assert f"'{field}'" in error.value.message
 

@@ -88,8 +88,9 @@ class FakeSession:
         self.behaviour = behaviour or (lambda module, action, host, args, attempt: ("OK", "", {}))
         self.calls: list[dict] = []
 
-    async def call(self, step_id, hosts, module, action, args, *, batch_size=0, batch_sleep=0,
-                   tries=1, try_sleep=0, timeout=None, summarize=False):
+    async def call(self, step_id, hosts, module, action, args, options, *, hang_up=False):
+        batch_size, tries = options.batch_size, options.tries
+        try_sleep, summarize = options.try_sleep, options.summarize
         names = [h.name for h in hosts]
         self.calls.append(dict(step=step_id, hosts=names, module=module, action=action, args=args,
                                batch_size=batch_size, tries=tries, try_sleep=try_sleep,

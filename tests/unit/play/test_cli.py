@@ -28,8 +28,8 @@ def run(argv, tmp_path, stdin="", environ=None):
 SEED = REPO / "plays" / "app_cluster_upgrade.yml"
 
 
-def test_check_accepts_the_seed_play(tmp_path):
-    code, out, err = run(["play", SEED, "revision=20", "--check", "-e", "cluster=bravo",
+def test_syntax_check_accepts_the_seed_play(tmp_path):
+    code, out, err = run(["play", SEED, "revision=20", "--syntax-check", "-e", "cluster=bravo",
                           "-e", "backend=app"], tmp_path)
     assert (code, err) == (0, "")
     assert "play 'app_cluster_upgrade' is valid" in out
@@ -39,7 +39,8 @@ def test_bad_revision_is_one_line_exit_2(tmp_path):
     code, out, err = run(["play", SEED, "-e", "cluster=bravo", "-e", "backend=app",
                           "-e", "revision=abc"], tmp_path)
     assert code == 2 and out == ""
-    assert err == "orch: error: -e revision: input 'revision': 'abc' does not match ^\\d+$\n"
+    assert err == ("orch: error: -e revision: input 'revision': expected an integer (ASCII digits)"
+                   " (got 'abc')\n")
 
 
 def test_missing_input_without_terminal_says_how_to_give_it(tmp_path):
@@ -62,7 +63,7 @@ def test_python_play_errors_name_the_play_line(tmp_path):
                     "    orch.validate(value, r'^\\d+$', 'revision')\n")
     code, out, err = run(["play", play, "revision=abc"], tmp_path)
     assert code == 2
-    assert err == f"orch: error: {play}:3: 'revision' 'abc' does not match ^\\d+$\n"
+    assert err == f"orch: error: {play}:3: 'revision' 'abc' does not match /^\\d+$/\n"
     play.write_text("def run(orch)\n    pass\n")
     code, out, err = run(["play", play], tmp_path)
     assert code == 2 and f"{play}:1: syntax error" in err
@@ -88,7 +89,7 @@ def test_resume_refuses_other_inputs(tmp_path):
     journal(ev.RunStarted("20261125T081500-ab12cd", "app_cluster_upgrade", "play",
                           {"cluster": "bravo", "backend": "app", "revision": 20}, "rip"))
     journal.close()
-    code, out, err = run(["play", SEED, "--check", "--resume", "20261125T081500-ab12cd"], tmp_path)
+    code, out, err = run(["play", SEED, "--syntax-check", "--resume", "20261125T081500-ab12cd"], tmp_path)
     assert (code, err) == (0, "")  # the old run's inputs are reused
     code, out, err = run(["play", SEED, "revision=21", "--resume", "20261125T081500-ab12cd"],
                          tmp_path)

@@ -5,9 +5,10 @@ import textwrap
 
 from play_fakes import REPO, FakeSession, fake_discover, lab_hosts
 
+from orch.masking import Masker
 from orch.output import events as ev
 from orch.play.engine import Engine, new_run_id
-from orch.play.inputs import masked, masker, resolve_inputs
+from orch.play.inputs import masked, resolve_inputs
 from orch.play.loader import load_play
 
 SEED = REPO / "plays/app_cluster_upgrade.yml"
@@ -20,11 +21,16 @@ def run(path, registry, inputs=INPUTS, behaviour=None, done=(), hosts=None, call
     play = load_play(path, registry)
     values = resolve_inputs(play.inputs, dict(inputs))
     events = []
-    engine = Engine(events.append, fake_discover(hosts or lab_hosts()), "RUN1", caller,
-                    done=set(done), resumed_from="RUN0" if done else None,
-                    mask=masker(values[s.name] for s in play.inputs if s.sensitive), lock=lock)
-    session = FakeSession(engine.runner_sink, behaviour)
-    outcome = asyncio.run(engine.run_play(play, values, masked(play.inputs, values), session))
+    masker = Masker(values[s.name] for s in play.inputs if s.sensitive)
+
+    def sink(event):
+        events.append(masker.event(event))
+
+    session = FakeSession(sink, behaviour)
+    engine = Engine(sink, session, fake_discover(hosts or lab_hosts()), "RUN1", caller,
+                    done=set(done), resumed_from="RUN0" if done else None, masker=masker,
+                    lock=lock)
+    outcome = asyncio.run(engine.run_play(play, values, masked(play.inputs, values)))
     return outcome, session.calls, events
 
 

@@ -1,7 +1,8 @@
 import pytest
 
 from orch.errors import InputError, Where
-from orch.play.inputs import MASK, masked, masker, parse_assignments, resolve_inputs
+from orch.masking import Masker
+from orch.play.inputs import MASK, masked, parse_assignments, resolve_inputs
 from orch.play.model import InputSpec
 
 W = Where("p.yml", 3, "inputs.x")
@@ -22,14 +23,15 @@ def test_given_values_are_validated_and_typed():
 def test_bad_revision_names_the_flag():
     with pytest.raises(InputError) as error:
         resolve_inputs(SPECS, {"cluster": "bravo", "revision": "abc", "password": "x"})
-    assert str(error.value) == r"-e revision: input 'revision': 'abc' does not match ^\d+$"
+    assert str(error.value) == ("-e revision: input 'revision': expected an integer (ASCII digits)"
+                                " (got 'abc')")
 
 
 def test_sensitive_value_never_shown_in_errors():
     specs = [InputSpec("token", W, sensitive=True, validation=r"^\d+$")]
     with pytest.raises(InputError) as error:
         resolve_inputs(specs, {"token": "hunter2"})
-    assert "hunter2" not in str(error.value) and MASK in str(error.value)
+    assert "hunter2" not in str(error.value) and "does not match" in str(error.value)
 
 
 def test_missing_input_is_asked_else_refused():
@@ -58,4 +60,4 @@ def test_parse_assignments():
 
 
 def test_masker_hides_secrets_inside_text():
-    assert masker(["s3cret"])("login with s3cret now") == f"login with {MASK} now"
+    assert Masker(["s3cret"])("login with s3cret now") == f"login with {MASK} now"

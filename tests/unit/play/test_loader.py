@@ -108,7 +108,7 @@ def test_registered_names_are_known_to_later_steps_only(tmp_path, registry):
 
 @pytest.mark.parametrize("head,expected", [
     ("name: t\ninputs:\n  r: {validation: '^(\\d+$'}\nsteps: []\n", "p.yml:3: inputs.r.validation: not a valid regular expression"),
-    ("name: t\ninputs:\n  r: {type: integer, default: abc}\nsteps: []\n", "p.yml:3: inputs.r.default: input 'r': expected integer, got 'abc'"),
+    ("name: t\ninputs:\n  r: {type: integer, default: abc}\nsteps: []\n", "p.yml:3: inputs.r.default: input 'r': expected an integer (ASCII digits) (got 'abc')"),
     ("name: t\ninputs:\n  r: {type: text}\nsteps: []\n", "p.yml:3: inputs.r.type: unknown type 'text'"),
     ("name: t\nrequires: [rpcutil, puppet]\nsteps: []\n", "p.yml:2: requires[1]: module 'puppet' is not installed"),
     ("name: t\nnodes:\n  a: {when_empty: none}\nsteps: []\n", "p.yml:3: nodes.a: a node set needs at least one of"),

@@ -8,7 +8,7 @@ from play_fakes import REPO, FakeSession, fake_discover, lab_hosts
 from orch.errors import InputError
 from orch.output import events as ev
 from orch.play.engine import Engine
-from orch.play.python_play import PythonPlay, run_python_play
+from orch.play.python_play import PythonPlay, python_body
 
 SEED = REPO / "plays" / "app_cluster_upgrade.py"
 GIVEN = {"cluster": "bravo", "backend": "app", "revision": "20", "try_sleep": "0"}
@@ -18,10 +18,11 @@ def run(path, registry, given=GIVEN, behaviour=None, done=()):
     play = PythonPlay(path)
     play.check_requires(registry)
     events = []
-    engine = Engine(events.append, fake_discover(lab_hosts()), "RUN1", "rip", done=set(done),
-                    resumed_from="RUN0" if done else None)
-    session = FakeSession(engine.runner_sink, behaviour)
-    outcome = asyncio.run(run_python_play(play, engine, session, dict(given), None, registry))
+    session = FakeSession(events.append, behaviour)
+    engine = Engine(events.append, session, fake_discover(lab_hosts()), "RUN1", "rip",
+                    done=set(done), resumed_from="RUN0" if done else None)
+    body = python_body(play, dict(given), None, registry)
+    outcome = asyncio.run(engine.run(play.name, "play", {}, lambda: body(engine), lazy=True))
     return outcome, session.calls, events
 
 
@@ -56,7 +57,7 @@ def test_failed_upgrade_reenables_and_fails_the_run(registry):
 def test_bad_input_names_the_play_line_and_contacts_nobody(registry):
     with pytest.raises(InputError) as error:
         run(SEED, registry, {**GIVEN, "revision": "abc"})
-    assert str(error.value) == f"{SEED}:21: 'revision' 'abc' does not match \\A\\d+\\Z"
+    assert str(error.value) == f"{SEED}:21: 'revision' 'abc' does not match /\\A\\d+\\Z/"
 
 
 def test_empty_cluster_is_when_empty(registry):

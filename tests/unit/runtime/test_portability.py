@@ -49,7 +49,7 @@ def test_there_are_modules_to_check():
 
 def test_core_does_no_work_at_import():
     code = ("import sys, orch.runtime.core as core; "
-            "assert callable(core.validate_args) and callable(core.coerce_args); "
+            "assert callable(core.validate_args) and callable(core.check_value); "
             "sys.stdout.write('clean')")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             stdin=subprocess.DEVNULL, cwd=REPO, timeout=30)

@@ -1,4 +1,4 @@
-"""validate_args and coerce_args: the checks both the controller and the host run."""
+"""validate_args (host and controller) and coerce_args (the controller's typing of text)."""
 
 import pytest
 
@@ -7,11 +7,11 @@ from orch.runtime.core import (
     MISSING_DATA,
     UNKNOWN_ACTION,
     ValidationError,
-    coerce_args,
     mask_args,
     resolve_state_dir,
     validate_args,
 )
+from orch.schema import coerce_args
 
 AGENT = {
     "name": "demo",

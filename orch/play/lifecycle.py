@@ -1,0 +1,115 @@
+"""What every run around the fleet shares, whoever started it: ``orch call``, ``orch facts
+--gather``, a YAML play or a Python play.
+
+``Run.execute`` opens the journal, builds the run's one sink (masking, then the journal, then
+what the user sees), opens the SSH session, hands all of it to an ``Engine`` and runs the
+front end's body on it; afterwards it releases the run's host locks and closes the journal,
+whatever happened. The front ends differ only in their body: one ``engine.call`` for a call, the
+play's steps for a play.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+from orch.masking import Masker
+from orch.output import events as ev
+from orch.play.engine import Engine, Outcome, new_run_id
+
+RunBody = Callable[[Engine], Awaitable["tuple[bool, str]"]]
+
+
+class Run:
+    """One run of orch against the fleet: its id, journal, locks, masking, session and outcome."""
+
+    def __init__(
+        self,
+        config: Any,
+        registry: Any,
+        show: ev.Sink,
+        *,
+        masker: Masker | None = None,
+        journal: Any = None,
+        resumed_from: str | None = None,
+        done: Iterable[tuple[str, str]] = (),
+        host_key_policy: str | None = None,
+        narrow: Callable[[list], list] | None = None,
+        check: bool = False,
+        locking: bool = True,
+        discover: Callable[[dict], list] | None = None,
+    ):
+        self.config = config
+        self.registry = registry
+        self.show = show
+        self.masker = masker if masker is not None else Masker()
+        self.journal = journal
+        self.resumed_from = resumed_from
+        self.done = set(done)
+        self.host_key_policy = host_key_policy
+        self.narrow = narrow
+        self.check = check
+        self.locking = locking  # False: --no-lock (journaled by the front end)
+        self.discover = discover or _discoverer(config)
+        self.run_id = new_run_id()
+        self._pipe_closed = False
+
+    def sink(self, journal: Any) -> ev.Sink:
+        """Masking first, then the journal, then the user's view.
+
+        A closed stdout (``orch play … | head``) stops the output, not the run: stopping half
+        way would leave servers out of the load balancer. The journal still gets everything.
+        """
+        masker, show = self.masker, self.show
+
+        def sink(event: ev.Event) -> None:
+            event = masker.event(event)
+            journal(event)
+            if self._pipe_closed:
+                return
+            try:
+                show(event)
+            except BrokenPipeError:
+                self._pipe_closed = True
+
+        return sink
+
+    async def execute(self, name: str, kind: str, inputs: dict, body: RunBody, *,
+                      lazy: bool = False) -> Outcome:
+        """Run ``body(engine)`` as the run ``name`` (``kind``: "play" or "call"); ``lazy``: the
+        body emits RunStarted itself (``Engine.run``)."""
+        from orch.journal import open_journal
+        from orch.rpc.session import RpcSession
+        from orch.transport import tuning_report
+
+        journal = self.journal if self.journal is not None else open_journal(self.config.journal)
+        sink = self.sink(journal)
+        run_id = self.run_id
+        try:
+            async with RpcSession(self.config, self.registry, sink, run_id,
+                                  host_key_policy=self.host_key_policy) as session:
+                engine = Engine(sink, session, self.discover, run_id, session.caller,
+                                done=self.done, resumed_from=self.resumed_from,
+                                masker=self.masker, narrow=self.narrow, check=self.check,
+                                lock=(lambda hosts: journal.lock(run_id, hosts))
+                                if self.locking else None,
+                                ssh_tuning=tuning_report())
+                return await engine.run(name, kind, inputs, lambda: body(engine), lazy=lazy)
+        except (KeyboardInterrupt, asyncio.CancelledError):
+            journal.mark(run_id, "interrupted")
+            raise
+        finally:
+            journal.unlock(run_id)
+            if self.journal is None:
+                journal.close()
+
+
+def _discoverer(config: Any) -> Callable[[dict], list]:
+    def discover(selection: dict) -> list:
+        from orch.select import Filter
+        from orch.select import discover as select
+
+        return select(config, Filter(**selection))
+
+    return discover
