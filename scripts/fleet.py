@@ -634,7 +634,7 @@ def inventory(hosts: dict, inventory_key: Path, become: bool) -> str:
         out += ["", f"[sudo_{mode}]", *[s.name for s in HOSTS if s.sudo == mode],
                 "", f"[sudo_{mode}:vars]", "ansible_become_method=sudo", "ansible_become_user=root"]
         if become:
-            out.append("ansible_become=true")
+            out.append("ansible_become=True")  # a boolean to Ansible's INI parser
     return "\n".join(out) + "\n"
 
 
