@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install system-deps bytecode test lint demo lab-up lab-down bench clean
+.PHONY: install system-deps bytecode test lint demo lab-up lab-down fleet-up fleet-down bench clean
 
 install: system-deps $(STAMP) bytecode
 
@@ -38,6 +38,14 @@ lab-up: install
 
 lab-down: install
 	$(BIN)/orch lab down
+
+# The realistic fleet (netns hosts, real sshd and sudo; root only): see tests/realfleet/README.md.
+FLEET_DIR ?= .fleet
+fleet-up: system-deps
+	/usr/bin/python3 scripts/fleet.py up $(FLEET_DIR)
+
+fleet-down:
+	/usr/bin/python3 scripts/fleet.py down $(FLEET_DIR)
 
 # Benchmarks against Ansible, pyinfra and the bare-SSH floor (long: ~45 min); see bench/REPORT.md.
 bench: install

@@ -7,6 +7,11 @@ command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || need+=(haproxy
 [ -x /usr/lib/nagios/plugins/check_load ] || need+=(monitoring-plugins-basic)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 [ -x /usr/bin/python3 ] || need+=(python3)
+# The realistic fleet (scripts/fleet.py, tests/realfleet): real sudo, ip, the OpenSSH client.
+[ -x /usr/bin/sudo ] || need+=(sudo)
+command -v sysctl >/dev/null 2>&1 || [ -x /usr/sbin/sysctl ] || need+=(procps)
+command -v ip >/dev/null 2>&1 || [ -x /usr/sbin/ip ] || [ -x /sbin/ip ] || need+=(iproute2)
+[ -x /usr/bin/ssh ] && [ -x /usr/bin/ssh-agent ] || need+=(openssh-client)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then
   echo "orch needs these Debian packages: ${need[*]} (run: sudo apt-get install ${need[*]})" >&2

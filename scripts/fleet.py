@@ -1,0 +1,809 @@
+#!/usr/bin/env python3
+"""Build, inspect and remove orch's realistic test fleet (issue 13 item 7, DESIGN section 7).
+
+    python3 scripts/fleet.py up DIR       # build the fleet in DIR (run as root)
+    python3 scripts/fleet.py status DIR   # what is running; exit 0 only when all of it is up
+    python3 scripts/fleet.py down DIR     # remove everything up made; safe to repeat
+
+Each host is a real Debian ``/usr/sbin/sshd`` in its own network namespace, UTS namespace
+(hostname) and mount namespace (its own /home, /etc/sudoers.d, /etc/hosts), joined to the root
+namespace by a veth pair on a Linux bridge. ``web3`` sits on a veth pair behind ``bast`` only, and
+``unreachable`` routes in the root namespace keep the whole 10.77.0.0/16 on this machine (no
+default route in any host namespace, no IP forwarding anywhere). The login user is a real,
+non-root user with real sudo rules per host; the operator (``DIR/operator``) has an ssh-agent,
+an ``~/.ssh/config``, a hashed ``known_hosts`` and key files. ``DIR/fleet.json`` describes it all.
+
+Why a script and not only a fixture: a developer can build the same fleet by hand and poke at it
+with ``ssh -F DIR/operator/.ssh/config web3``; the pytest fixture (tests/realfleet) runs this file.
+Standard library only, so it runs with the system Python before orch is installed.
+
+Everything ``up`` creates is first written to ``DIR/.fleet-state.json`` (intent before action), and
+every name carries a tag derived from DIR, so ``down`` finds what a half-finished or killed ``up``
+left, never touches another fleet's resources, and is a no-op when nothing is left.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+SCRIPT = Path(__file__).resolve()
+STATE_FILE = ".fleet-state.json"
+NET16 = ipaddress.ip_network("10.77.0.0/16")
+SSHD = "/usr/sbin/sshd"
+ALT_PYTHON = "/opt/python/bin/python3"
+UP_TIMEOUT = 20.0
+TOOLS = {  # tool -> Debian package (scripts/system-deps.sh installs them)
+    "ip": "iproute2", "unshare": "util-linux", "mount": "mount", "sysctl": "procps",
+    SSHD: "openssh-server", "ssh": "openssh-client", "ssh-keygen": "openssh-client",
+    "ssh-agent": "openssh-client", "ssh-add": "openssh-client", "/usr/bin/sudo": "sudo",
+    "visudo": "sudo", "useradd": "passwd", "usermod": "passwd", "userdel": "passwd",
+    "chpasswd": "passwd", "/usr/bin/python3": "python3",
+}
+
+
+class FleetError(Exception):
+    """A one-line reason the command cannot go on (printed without a traceback)."""
+
+
+@dataclass(frozen=True)
+class HostSpec:
+    """One fleet host: how it is reached, which key it accepts, its sudo rule and its Python."""
+
+    name: str
+    octet: int
+    port: int = 22
+    via: str | None = None  # bastion alias; the host lives on the subnet behind it
+    sudo: str = "none"  # none | nopasswd | password
+    auth: str = "agent"  # agent | ssh_config_identity | inventory_key
+    python: str = "/usr/bin/python3"
+
+
+HOSTS = (
+    HostSpec("bast", 10),
+    HostSpec("web1", 11, sudo="nopasswd"),
+    HostSpec("web2", 12, sudo="password"),
+    HostSpec("web3", 13, via="bast", sudo="nopasswd"),
+    HostSpec("web4", 14, sudo="nopasswd", auth="inventory_key", python=ALT_PYTHON),
+    HostSpec("web5", 15, port=2222, auth="ssh_config_identity"),
+)
+
+
+# ---------------------------------------------------------------------------- names and state
+
+def tag_for(fleet_dir: Path) -> str:
+    """Six hex digits from the fleet folder's absolute path: every name and route carries it."""
+    return hashlib.sha1(str(fleet_dir.resolve()).encode()).hexdigest()[:6]
+
+
+@dataclass(frozen=True)
+class Names:
+    """Every kernel object and user name a fleet uses, derived from its tag alone."""
+
+    tag: str
+
+    @property
+    def user(self) -> str:
+        return f"fleetops-{self.tag}"
+
+    @property
+    def comment(self) -> str:
+        return f"orch realistic fleet {self.tag}"
+
+    @property
+    def bridge(self) -> str:
+        return f"flb{self.tag}"
+
+    @property
+    def netns_prefix(self) -> str:
+        return f"fl-{self.tag}-"
+
+    def netns(self, host: str) -> str:
+        return f"{self.netns_prefix}{host}"
+
+    def veth(self, index: int) -> str:
+        return f"flv{self.tag}h{index}"
+
+    @property
+    def link_prefixes(self) -> tuple[str, ...]:
+        return (self.bridge, f"flv{self.tag}")
+
+    @property
+    def metric(self) -> int:
+        """Route metric of this fleet's unreachable routes: tells them apart from another's."""
+        return int(self.tag, 16) + 1
+
+
+class State:
+    """``DIR/.fleet-state.json``: what up created (written before each step) and its settings."""
+
+    def __init__(self, fleet_dir: Path):
+        self.path = fleet_dir / STATE_FILE
+        self.data: dict = {}
+        if self.path.exists():
+            try:
+                self.data = json.loads(self.path.read_text())
+            except ValueError as error:
+                raise FleetError(f"{self.path}: not JSON ({error}); remove it by hand") from None
+
+    def record(self, key: str, value) -> None:
+        """Remember ``value`` (appended when ``key`` holds a list) and save at once."""
+        if isinstance(self.data.get(key), list):
+            if value not in self.data[key]:
+                self.data[key].append(value)
+        else:
+            self.data[key] = value
+        self.save()
+
+    def save(self) -> None:
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.data, indent=1))
+        os.replace(tmp, self.path)
+
+
+# ---------------------------------------------------------------------------- small helpers
+
+def run(argv: list[str], input: str | None = None, check: bool = True,
+        timeout: float = 30) -> subprocess.CompletedProcess:
+    """Run argv (never through a shell); a failure raises FleetError naming the command."""
+    try:
+        proc = subprocess.run(argv, input=input, capture_output=True, text=True, timeout=timeout)
+    except FileNotFoundError:
+        raise FleetError(f"{argv[0]}: not found") from None
+    except subprocess.TimeoutExpired:
+        raise FleetError(f"{' '.join(argv)}: timed out after {timeout:.0f} s") from None
+    if check and proc.returncode != 0:
+        reason = (proc.stderr or proc.stdout).strip().splitlines()
+        raise FleetError(f"{' '.join(argv)}: exit {proc.returncode}: "
+                         f"{reason[-1] if reason else 'no output'}")
+    return proc
+
+
+def ip_json(*args: str) -> list:
+    out = run(["ip", "-j", *args]).stdout.strip()
+    return json.loads(out) if out else []
+
+
+def write(path: Path, text: str, mode: int = 0o644, uid: int = -1, gid: int = -1) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    os.chmod(path, mode)
+    if uid >= 0:
+        os.chown(path, uid, gid)
+    return path
+
+
+def keygen(path: Path, comment: str) -> str:
+    """A fresh ed25519 key pair at ``path`` (no passphrase); returns the public key line."""
+    for old in (path, path.with_name(path.name + ".pub")):
+        old.unlink(missing_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(path)])
+    return path.with_name(path.name + ".pub").read_text().strip()
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return not Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] == "Z"
+
+
+def cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def terminate(pids: set[int], grace: float = 3.0) -> None:
+    """SIGTERM, then SIGKILL whatever is still there after ``grace`` seconds."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in pids:
+            try:
+                os.kill(pid, sig)
+            except (ProcessLookupError, PermissionError):
+                pass
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline and any(pid_alive(pid) for pid in pids):
+            time.sleep(0.05)
+        pids = {pid for pid in pids if pid_alive(pid)}
+        if not pids:
+            return
+
+
+def check_environment() -> None:
+    """Root and every tool present, or a FleetError saying what to install."""
+    if os.geteuid() != 0:
+        raise FleetError(f"must run as root (network namespaces, users, sudo rules); "
+                         f"running as uid {os.geteuid()}")
+    missing = sorted({f"{tool} ({package})" for tool, package in TOOLS.items()
+                      if not (Path(tool).exists() if tool.startswith("/") else shutil.which(tool))})
+    if missing:
+        raise FleetError("missing tools: " + ", ".join(missing)
+                         + "; install them with: bash scripts/system-deps.sh")
+
+
+def check_dir(fleet_dir: Path) -> None:
+    if not re.fullmatch(r"[A-Za-z0-9._/+-]+", str(fleet_dir)):
+        raise FleetError(f"{fleet_dir}: use a folder path of letters, digits and ._/+- only "
+                         "(it goes into mount options and sshd_config)")
+    if len(str(fleet_dir / "operator" / "agent.sock")) > 100:
+        raise FleetError(f"{fleet_dir}: path too long for the agent's Unix socket")
+
+
+# ---------------------------------------------------------------------------- addresses
+
+def pick_block(metric: int) -> int:
+    """The first even k whose 10.77.k.0/24 and 10.77.k+1.0/24 nothing on this machine uses."""
+    routes = ip_json("route", "show", "table", "all")
+    addresses = ip_json("addr", "show")
+    used: list[ipaddress.IPv4Network] = []
+    for route in routes:
+        dst = route.get("dst", "")
+        if dst in ("default", "") or ":" in dst:
+            continue
+        net = ipaddress.ip_network(dst if "/" in dst else dst + "/32", strict=False)
+        if not net.overlaps(NET16):
+            continue
+        if net.prefixlen <= 16:
+            if route.get("type") != "unreachable":
+                raise FleetError(f"this machine routes {net} ({route.get('dev', 'no device')}): "
+                                 "the fleet's 10.77.0.0/16 would collide with it")
+            continue
+        used.append(net)
+    for link in addresses:
+        for info in link.get("addr_info", []):
+            if info.get("family") == "inet":
+                used.append(ipaddress.ip_network(f"{info['local']}/32"))
+    for k in range(0, 256, 2):
+        block = ipaddress.ip_network(f"10.77.{k}.0/23")
+        if not any(net.overlaps(block) for net in used):
+            return k
+    raise FleetError("no free 10.77.k.0/23 block left (stale fleets? see `ip route`)")
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Addresses of a fleet built on block k."""
+
+    k: int
+
+    @property
+    def subnet(self) -> str:
+        return f"10.77.{self.k}.0/24"
+
+    @property
+    def inner_subnet(self) -> str:
+        return f"10.77.{self.k + 1}.0/24"
+
+    @property
+    def gateway(self) -> str:
+        return f"10.77.{self.k}.1"
+
+    @property
+    def bastion_inner(self) -> str:
+        return f"10.77.{self.k + 1}.1"
+
+    def address(self, host: HostSpec) -> str:
+        return f"10.77.{self.k + (1 if host.via else 0)}.{host.octet}"
+
+
+# ---------------------------------------------------------------------------- down
+
+def down(fleet_dir: Path) -> list[str]:
+    """Remove every process, namespace, link, route, user and file of this fleet; idempotent."""
+    check_environment()
+    fleet_dir = fleet_dir.resolve()
+    names = Names(tag_for(fleet_dir))
+    state = State(fleet_dir) if fleet_dir.is_dir() else None
+    data = state.data if state else {}
+    removed: list[str] = []
+
+    netns = {entry["name"] for entry in ip_json("netns", "list")
+             if entry["name"].startswith(names.netns_prefix)} | set(data.get("netns", []))
+    pids: set[int] = set()
+    for ns in netns:
+        proc = run(["ip", "netns", "pids", ns], check=False)
+        pids |= {int(pid) for pid in proc.stdout.split()}
+    agent_socket = str(fleet_dir / "operator" / "agent.sock")
+    for pid in data.get("pids", []):
+        if pid_alive(pid) and str(fleet_dir) in cmdline(pid):
+            pids.add(pid)
+    for pid_dir in Path("/proc").glob("[0-9]*"):  # an agent whose pid the state lost
+        if "ssh-agent" in cmdline(int(pid_dir.name)) and agent_socket in cmdline(int(pid_dir.name)):
+            pids.add(int(pid_dir.name))
+    pids.discard(os.getpid())
+    if pids:
+        terminate(pids)
+        removed.append(f"{len(pids)} processes")
+    for ns in sorted(netns):
+        if run(["ip", "netns", "del", ns], check=False).returncode == 0:
+            removed.append(f"netns {ns}")
+    for link in ip_json("link", "show"):
+        if link["ifname"].startswith(names.link_prefixes):
+            run(["ip", "link", "del", link["ifname"]], check=False)
+            removed.append(f"link {link['ifname']}")
+    for route in ip_json("route", "show", "table", "main"):
+        if route.get("type") == "unreachable" and route.get("metric") == names.metric:
+            run(["ip", "route", "del", "unreachable", route["dst"], "metric", str(names.metric)],
+                check=False)
+            removed.append(f"route unreachable {route['dst']}")
+    entry = run(["getent", "passwd", names.user], check=False).stdout.split(":")
+    if len(entry) > 4 and entry[4] == names.comment:
+        proc = run(["userdel", names.user], check=False)
+        if proc.returncode != 0:
+            run(["userdel", "-f", names.user], check=False)
+        removed.append(f"user {names.user}")
+    elif len(entry) > 4:
+        print(f"fleet: user {names.user} exists but is not this fleet's "
+              f"(comment {entry[4]!r}): left alone", file=sys.stderr)
+    Path(f"/run/sudo/ts/{names.user}").unlink(missing_ok=True)
+    if data.get("made_run_sshd") and Path("/run/sshd").is_dir():
+        try:
+            Path("/run/sshd").rmdir()
+        except OSError:
+            pass
+    if fleet_dir.is_dir():
+        for child in ("hosts", "operator", "fleet.json", "inventory.ini", "inventory-become.ini",
+                      STATE_FILE, STATE_FILE.replace(".json", ".tmp")):
+            path = fleet_dir / child
+            if path.is_dir():
+                shutil.rmtree(path)
+            elif path.exists():
+                path.unlink()
+        if data.get("made_dir"):
+            try:
+                fleet_dir.rmdir()
+            except OSError:
+                pass
+    return removed
+
+
+# ---------------------------------------------------------------------------- up
+
+def sshd_config(host_dir: Path, spec: HostSpec, address: str, user: str, plan: Plan) -> str:
+    return "\n".join([
+        f"# {spec.name}: written by scripts/fleet.py",
+        f"Port {spec.port}",
+        f"ListenAddress {address}",
+        f"HostKey {host_dir / 'ssh_host_ed25519_key'}",
+        f"PidFile {host_dir / 'sshd.pid'}",
+        "AuthorizedKeysFile .ssh/authorized_keys",
+        "PubkeyAuthentication yes",
+        "PasswordAuthentication no",
+        "KbdInteractiveAuthentication no",
+        "PermitRootLogin no",
+        "UsePAM no",
+        "StrictModes yes",
+        "ExposeAuthInfo yes",
+        f"AllowUsers {user}@{plan.subnet} {user}@{plan.inner_subnet}",
+        "MaxStartups 100:30:200",
+        "LogLevel VERBOSE",
+        "Subsystem sftp /usr/lib/openssh/sftp-server",
+        "",
+    ])
+
+
+def sudoers(spec: HostSpec, user: str) -> str | None:
+    if spec.sudo == "nopasswd":
+        return f"{user} ALL=(ALL:ALL) NOPASSWD: ALL\n"
+    if spec.sudo == "password":  # asked every time, so tests see the prompt deterministically
+        return f"Defaults:{user} timestamp_timeout=0\n{user} ALL=(ALL:ALL) ALL\n"
+    return None
+
+
+def host_files(fleet_dir: Path, spec: HostSpec, plan: Plan, names: Names, uid: int, gid: int,
+               keys: dict[str, str]) -> dict:
+    """The host's folder: sshd_config, host key, its /home, sudoers.d, /etc/hosts; its mounts."""
+    host_dir = fleet_dir / "hosts" / spec.name
+    host_dir.mkdir(parents=True, exist_ok=True)
+    address = plan.address(spec)
+    host_key = keygen(host_dir / "ssh_host_ed25519_key", f"root@{spec.name}")
+    write(host_dir / "sshd_config", sshd_config(host_dir, spec, address, names.user, plan))
+    home = host_dir / "home"
+    user_home = home / names.user
+    (user_home / ".ssh").mkdir(parents=True, exist_ok=True)
+    os.chmod(home, 0o755)
+    os.chmod(user_home, 0o755)
+    os.chmod(user_home / ".ssh", 0o700)
+    os.chown(user_home, uid, gid)
+    os.chown(user_home / ".ssh", uid, gid)
+    write(user_home / ".ssh" / "authorized_keys", keys[spec.auth] + "\n", 0o600, uid, gid)
+    sudo_dir = host_dir / "sudoers.d"
+    sudo_dir.mkdir(exist_ok=True)
+    os.chmod(sudo_dir, 0o755)
+    rule = sudoers(spec, names.user)
+    if rule:
+        path = write(sudo_dir / "fleet", rule, 0o440)
+        run(["visudo", "-c", "-q", "-f", str(path)])
+    write(host_dir / "hosts", f"127.0.0.1\tlocalhost\n127.0.1.1\t{spec.name}\n"
+                              f"::1\tlocalhost ip6-localhost ip6-loopback\n")
+    write(host_dir / "hostname", spec.name + "\n")
+    mounts = [[str(home), "/home"], [str(sudo_dir), "/etc/sudoers.d"],
+              [str(host_dir / "hosts"), "/etc/hosts"], [str(host_dir / "hostname"), "/etc/hostname"]]
+    overlay = None
+    if spec.python != "/usr/bin/python3":
+        overlay = hide_python(host_dir, spec)
+        mounts.append([str(host_dir / "opt"), "/opt"])
+    write(host_dir / "host.json", json.dumps({"name": spec.name, "mounts": mounts,
+                                               "overlay": overlay}, indent=1))
+    return {"address": address, "host_key": host_key}
+
+
+def hide_python(host_dir: Path, spec: HostSpec) -> dict:
+    """An overlay for /usr/bin whiting out python3*, and a real interpreter at ``spec.python``.
+
+    A copy of Debian's python3.11 binary finds its standard library through its compiled-in
+    prefix (/usr), so it runs from /opt without /usr/bin/python3 existing at all.
+    """
+    upper, work = host_dir / "usr-bin-upper", host_dir / "usr-bin-work"
+    for path in (upper, work):
+        path.mkdir(exist_ok=True)
+    for entry in Path("/usr/bin").iterdir():
+        if re.fullmatch(r"python3(\.\d+)?", entry.name) and not (upper / entry.name).exists():
+            os.mknod(upper / entry.name, 0o600 | 0o020000, os.makedev(0, 0))  # whiteout
+    real = Path("/usr/bin/python3").resolve()
+    target = host_dir / "opt" / Path(spec.python).relative_to("/opt")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(real, target)
+    for path in [host_dir / "opt", *target.parents]:
+        if path == host_dir:
+            break
+        os.chmod(path, 0o755)
+    return {"lower": "/usr/bin", "upper": str(upper), "work": str(work), "target": "/usr/bin"}
+
+
+def build_network(state: State, names: Names, plan: Plan) -> None:
+    bridge = names.bridge
+    state.record("links", bridge)
+    run(["ip", "link", "add", bridge, "type", "bridge"])
+    run(["sysctl", "-q", "-w", f"net.ipv6.conf.{bridge}.disable_ipv6=1"], check=False)
+    run(["ip", "addr", "add", f"{plan.gateway}/24", "dev", bridge])
+    run(["ip", "link", "set", bridge, "up"])
+    metric = str(names.metric)
+    for dst in (plan.inner_subnet, str(NET16)):
+        state.record("routes", dst)
+        run(["ip", "route", "add", "unreachable", dst, "metric", metric])
+    for index, spec in enumerate(HOSTS):
+        ns = names.netns(spec.name)
+        state.record("netns", ns)
+        run(["ip", "netns", "add", ns])
+        run(["ip", "netns", "exec", ns, "sysctl", "-q", "-w", "net.ipv4.ip_forward=0",
+             "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1"])
+        run(["ip", "-n", ns, "link", "set", "lo", "up"])
+        if spec.via:
+            continue
+        veth = names.veth(index)
+        state.record("links", veth)
+        run(["ip", "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", ns])
+        run(["ip", "link", "set", veth, "master", bridge, "up"])
+        run(["ip", "-n", ns, "addr", "add", f"{plan.address(spec)}/24", "dev", "eth0"])
+        run(["ip", "-n", ns, "link", "set", "eth0", "up"])
+    for spec in HOSTS:  # the hidden subnet: a veth pair between the bastion and its targets
+        if not spec.via:
+            continue
+        bastion, ns = names.netns(spec.via), names.netns(spec.name)
+        run(["ip", "-n", bastion, "link", "add", f"to-{spec.name}", "type", "veth",
+             "peer", "name", "eth0", "netns", ns])
+        run(["ip", "-n", bastion, "addr", "add", f"{plan.bastion_inner}/24", "dev",
+             f"to-{spec.name}"])
+        run(["ip", "-n", bastion, "link", "set", f"to-{spec.name}", "up"])
+        run(["ip", "-n", ns, "addr", "add", f"{plan.address(spec)}/24", "dev", "eth0"])
+        run(["ip", "-n", ns, "link", "set", "eth0", "up"])
+
+
+def make_user(state: State, names: Names, password: str) -> tuple[int, int]:
+    entry = run(["getent", "passwd", names.user], check=False).stdout.split(":")
+    if len(entry) > 4 and entry[4] != names.comment:
+        raise FleetError(f"user {names.user} already exists and is not this fleet's "
+                         f"(comment {entry[4]!r})")
+    if len(entry) <= 4:
+        state.record("user", names.user)
+        run(["useradd", "-M", "-d", f"/home/{names.user}", "-s", "/bin/bash",
+             "-c", names.comment, names.user])
+    run(["chpasswd"], input=f"{names.user}:{password}\n")  # also unlocks the account for sshd
+    entry = run(["getent", "passwd", names.user]).stdout.split(":")
+    return int(entry[2]), int(entry[3])
+
+
+def start_hosts(fleet_dir: Path, state: State, names: Names) -> None:
+    if not Path("/run/sshd").is_dir():
+        state.record("made_run_sshd", True)
+        Path("/run/sshd").mkdir(mode=0o755)
+    for spec in HOSTS:
+        host_dir = fleet_dir / "hosts" / spec.name
+        log = open(host_dir / "sshd.log", "wb")
+        proc = subprocess.Popen(
+            ["ip", "netns", "exec", names.netns(spec.name), "unshare", "--uts", "--mount",
+             "--propagation", "private", "--", sys.executable, str(SCRIPT), "_host",
+             str(host_dir)],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
+        log.close()
+        state.record("pids", proc.pid)
+    deadline = time.monotonic() + 10
+    pending = {spec.name for spec in HOSTS}
+    while pending:
+        for name in sorted(pending):
+            log = (fleet_dir / "hosts" / name / "sshd.log").read_text(errors="replace")
+            if "Server listening on" in log:
+                pending.discard(name)
+            elif "fleet-host:" in log or (time.monotonic() > deadline):
+                tail = log.strip().splitlines()[-1:] or ["no output"]
+                raise FleetError(f"sshd of {name} did not start: {tail[0]} "
+                                 f"(log: {fleet_dir / 'hosts' / name / 'sshd.log'})")
+        time.sleep(0.05)
+
+
+def host_main(host_dir: Path) -> None:
+    """Inside the host's fresh UTS + mount namespaces: hostname, mounts, then exec sshd."""
+    try:
+        spec = json.loads((host_dir / "host.json").read_text())
+        socket.sethostname(spec["name"])
+        overlay = spec.get("overlay")
+        if overlay:
+            run(["mount", "-t", "overlay", "overlay", "-o",
+                 f"lowerdir={overlay['lower']},upperdir={overlay['upper']},"
+                 f"workdir={overlay['work']}", overlay["target"]])
+        for source, target in spec["mounts"]:
+            run(["mount", "--bind", source, target])
+    except (OSError, FleetError, ValueError) as error:
+        print(f"fleet-host: {error}", file=sys.stderr, flush=True)
+        sys.exit(1)
+    os.execv(SSHD, [SSHD, "-D", "-e", "-f", str(host_dir / "sshd_config")])
+
+
+def start_agent(state: State, operator: Path, key: Path) -> tuple[str, int]:
+    """An ssh-agent on ``operator/agent.sock`` holding ``key``; the key file is deleted after."""
+    sock = operator / "agent.sock"
+    sock.unlink(missing_ok=True)
+    proc = subprocess.Popen(["ssh-agent", "-D", "-a", str(sock)], stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    state.record("pids", proc.pid)
+    deadline = time.monotonic() + 5
+    while not sock.exists():
+        if time.monotonic() > deadline or proc.poll() is not None:
+            raise FleetError(f"ssh-agent did not open {sock}")
+        time.sleep(0.02)
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "SSH_AUTH_SOCK": str(sock)}
+    subprocess.run(["ssh-add", "-q", str(key)], env=env, check=True, capture_output=True,
+                   timeout=10)
+    key.unlink()  # the agent key now lives only in the agent
+    return str(sock), proc.pid
+
+
+def known_hosts_lines(hosts: dict, plan_hosts: list[HostSpec]) -> str:
+    lines = []
+    for spec in plan_hosts:
+        info = hosts[spec.name]
+        pattern = (f"{spec.name},{info['address']}" if spec.port == 22
+                   else f"[{spec.name}]:{spec.port},[{info['address']}]:{spec.port}")
+        lines.append(f"{pattern} {' '.join(info['host_key'].split()[:2])}")
+    return "\n".join(lines) + "\n"
+
+
+def ssh_config(hosts: dict, user: str, known_hosts: Path, config_key: Path) -> str:
+    out = ["# orch realistic fleet: written by scripts/fleet.py. Use with",
+           "#   HOME=<this folder's parent> SSH_AUTH_SOCK=<agent.sock> ssh -F <this file> web1",
+           "# (OpenSSH expands ~ from the passwd entry, not $HOME: hence the absolute paths)", ""]
+    for spec in HOSTS:
+        info = hosts[spec.name]
+        out += [f"Host {spec.name}", f"    HostName {info['address']}"]
+        if spec.port != 22:
+            out.append(f"    Port {spec.port}")
+        if spec.via:
+            out.append(f"    ProxyJump {spec.via}")
+        if spec.auth == "ssh_config_identity":
+            out.append(f"    IdentityFile {config_key}")
+        out.append("")
+    out += ["Host *", f"    User {user}", f"    UserKnownHostsFile {known_hosts}",
+            "    ConnectTimeout 5", ""]
+    return "\n".join(out)
+
+
+def inventory(hosts: dict, inventory_key: Path, become: bool) -> str:
+    out = ["# orch realistic fleet: host names are ~/.ssh/config aliases (HOME=operator folder);",
+           "# HostName, User, Port, IdentityFile and ProxyJump come from that file.", "",
+           "[bastions]", "bast", "", "[web]"]
+    for spec in HOSTS:
+        if spec.name == "bast":
+            continue
+        line = spec.name
+        if spec.auth == "inventory_key":
+            line += f" ansible_ssh_private_key_file={inventory_key}"
+        if spec.python != "/usr/bin/python3":
+            line += f" ansible_python_interpreter={spec.python}"
+        out.append(line)
+    for mode in ("nopasswd", "password"):
+        out += ["", f"[sudo_{mode}]", *[s.name for s in HOSTS if s.sudo == mode],
+                "", f"[sudo_{mode}:vars]", "ansible_become_method=sudo", "ansible_become_user=root"]
+        if become:
+            out.append("ansible_become=True")  # a boolean to Ansible's INI parser
+    return "\n".join(out) + "\n"
+
+
+def up(fleet_dir: Path) -> dict:
+    check_environment()
+    check_dir(fleet_dir)
+    started = time.monotonic()
+    made_dir = not fleet_dir.exists()
+    fleet_dir.mkdir(parents=True, exist_ok=True)
+    fleet_dir = fleet_dir.resolve()
+    if (fleet_dir / STATE_FILE).exists():
+        down(fleet_dir)  # a previous fleet here (complete or not): start from nothing
+        fleet_dir.mkdir(parents=True, exist_ok=True)
+    names = Names(tag_for(fleet_dir))
+    state = State(fleet_dir)
+    state.data = {"tag": names.tag, "made_dir": made_dir, "complete": False,
+                  "links": [], "netns": [], "routes": [], "pids": []}
+    state.save()
+    plan = Plan(pick_block(names.metric))
+    state.record("k", plan.k)
+    build_network(state, names, plan)
+
+    operator = fleet_dir / "operator"
+    ssh_dir = operator / ".ssh"
+    ssh_dir.mkdir(parents=True, exist_ok=True)
+    os.chmod(operator, 0o700)
+    os.chmod(ssh_dir, 0o700)
+    password = secrets.token_urlsafe(18)
+    password_file = write(operator / "sudo-password", password + "\n", 0o600)
+    uid, gid = make_user(state, names, password)
+
+    agent_key = operator / "agent-only_ed25519"
+    config_key = ssh_dir / "id_web5"
+    inventory_key = operator / "keys" / "web4_ed25519"
+    keys = {"agent": keygen(agent_key, "fleet agent key"),
+            "ssh_config_identity": keygen(config_key, "fleet ssh_config IdentityFile key"),
+            "inventory_key": keygen(inventory_key, "fleet inventory key")}
+    hosts = {spec.name: host_files(fleet_dir, spec, plan, names, uid, gid, keys)
+             for spec in HOSTS}
+    start_hosts(fleet_dir, state, names)
+    agent_socket, agent_pid = start_agent(state, operator, agent_key)
+
+    known_hosts = write(ssh_dir / "known_hosts", known_hosts_lines(hosts, list(HOSTS)), 0o600)
+    run(["ssh-keygen", "-q", "-H", "-f", str(known_hosts)])
+    Path(str(known_hosts) + ".old").unlink(missing_ok=True)  # the unhashed copy
+    empty = write(ssh_dir / "known_hosts.empty", "", 0o600)
+    config = write(ssh_dir / "config", ssh_config(hosts, names.user, known_hosts, config_key),
+                   0o600)
+    config_empty = write(ssh_dir / "config.empty-known-hosts",
+                         ssh_config(hosts, names.user, empty, config_key), 0o600)
+    inv = write(fleet_dir / "inventory.ini", inventory(hosts, inventory_key, False))
+    inv_become = write(fleet_dir / "inventory-become.ini", inventory(hosts, inventory_key, True))
+
+    description = {
+        "version": 1,
+        "dir": str(fleet_dir),
+        "tag": names.tag,
+        "subnet": plan.subnet,
+        "inner_subnet": plan.inner_subnet,
+        "gateway": plan.gateway,
+        "bridge": names.bridge,
+        "route_metric": names.metric,
+        "login_user": names.user,
+        "login_uid": uid,
+        "operator": {
+            "home": str(operator),
+            "ssh_config": str(config),
+            "ssh_config_empty_known_hosts": str(config_empty),
+            "known_hosts": str(known_hosts),
+            "known_hosts_empty": str(empty),
+            "agent_socket": agent_socket,
+            "agent_pid": agent_pid,
+        },
+        "keys": {
+            "agent_public": keys["agent"],
+            "ssh_config_identity": str(config_key),
+            "inventory_key": str(inventory_key),
+        },
+        "sudo_password_file": str(password_file),
+        "inventory": str(inv),
+        "inventory_become": str(inv_become),
+        "hosts": {
+            spec.name: {
+                "name": spec.name,
+                "address": hosts[spec.name]["address"],
+                "port": spec.port,
+                "via": spec.via,
+                "netns": names.netns(spec.name),
+                "python": spec.python,
+                "sudo": spec.sudo,
+                "auth": spec.auth,
+                "key_file": {"agent": None, "ssh_config_identity": str(config_key),
+                             "inventory_key": str(inventory_key)}[spec.auth],
+                "host_key": hosts[spec.name]["host_key"],
+                "sshd_log": str(fleet_dir / "hosts" / spec.name / "sshd.log"),
+                "home": str(fleet_dir / "hosts" / spec.name / "home" / names.user),
+            }
+            for spec in HOSTS
+        },
+        "up_seconds": round(time.monotonic() - started, 2),
+    }
+    write(fleet_dir / "fleet.json", json.dumps(description, indent=2) + "\n")
+    state.record("complete", True)
+    return description
+
+
+# ---------------------------------------------------------------------------- status
+
+def status(fleet_dir: Path) -> tuple[bool, list[str]]:
+    fleet_dir = fleet_dir.resolve()
+    path = fleet_dir / "fleet.json"
+    if not path.exists():
+        return False, [f"no fleet in {fleet_dir} (no fleet.json)"]
+    fleet = json.loads(path.read_text())
+    netns = {entry["name"] for entry in ip_json("netns", "list")}
+    lines, ok = [], True
+    for name, host in fleet["hosts"].items():
+        pids = run(["ip", "netns", "pids", host["netns"]], check=False).stdout.split() \
+            if host["netns"] in netns else []
+        config = str(fleet_dir / "hosts" / name / "sshd_config")
+        sshd = [pid for pid in pids if "sshd" in cmdline(int(pid)) and config in cmdline(int(pid))]
+        good = bool(sshd)
+        ok &= good
+        where = f"via {host['via']}" if host["via"] else "bridge"
+        lines.append(f"{name:5} {host['address']}:{host['port']:<5} {where:9} sudo={host['sudo']:9}"
+                     f" python={host['python']:24} {'up' if good else 'DOWN'}")
+    agent = fleet["operator"]["agent_pid"]
+    agent_ok = pid_alive(agent) and "ssh-agent" in cmdline(agent)
+    ok &= agent_ok
+    lines.append(f"agent {fleet['operator']['agent_socket']} {'up' if agent_ok else 'DOWN'}")
+    return ok, lines
+
+
+# ---------------------------------------------------------------------------- CLI
+
+USAGE = "usage: python3 scripts/fleet.py {up|down|status} DIR"
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) == 2 and argv[0] == "_host":
+        host_main(Path(argv[1]))
+        return 1
+    if len(argv) != 2 or argv[0] not in ("up", "down", "status"):
+        print(USAGE, file=sys.stderr)
+        return 2
+    command, fleet_dir = argv[0], Path(argv[1]).absolute()
+    try:
+        if command == "up":
+            fleet = up(fleet_dir)
+            print(f"fleet {fleet['tag']} up in {fleet['up_seconds']} s: {fleet_dir / 'fleet.json'}")
+            print(f"try: HOME={fleet['operator']['home']} "
+                  f"SSH_AUTH_SOCK={fleet['operator']['agent_socket']} "
+                  f"ssh -F {fleet['operator']['ssh_config']} web3 hostname")
+        elif command == "down":
+            removed = down(fleet_dir)
+            print("fleet down: " + (", ".join(removed) if removed else "nothing was left"))
+        else:
+            check_environment()
+            ok, lines = status(fleet_dir)
+            print("\n".join(lines))
+            return 0 if ok else 1
+    except FleetError as error:
+        print(f"fleet {command}: {error}", file=sys.stderr)
+        if command == "up":
+            print(f"fleet up: remove what was made with: python3 {SCRIPT} down {fleet_dir}",
+                  file=sys.stderr)
+        return 2 if str(error).startswith(("must run as root", "missing tools")) else 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
