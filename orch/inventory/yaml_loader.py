@@ -83,6 +83,9 @@ def parse(text: str) -> tuple[object, dict]:
         raise YamlError(f"YAML parsing failed: {str(error).splitlines()[0]}", line) from None
     except RecursionError:
         raise YamlError("YAML parsing failed: nested too deeply", None) from None
+    except (ValueError, OverflowError, TypeError, AttributeError) as error:
+        # PyYAML's constructors trust their resolver: 2020-13-45 or "!!timestamp x" crash them
+        raise YamlError(f"YAML parsing failed: cannot construct a value: {error}", None) from None
     finally:
         loader.dispose()
     return data, loader.positions
