@@ -82,6 +82,8 @@ def _resolve_url(value: str, base: Path) -> str:
 
 
 def _convert(name: str, raw: str, base: Path, where: Where):
+    if "\x00" in raw and (name in _LIST_KEYS or name in _PATH_KEYS or name in _URL_KEYS):
+        raise InputError("a path cannot hold a NUL byte", where)
     if name in _LIST_KEYS:
         items = [item.strip() for item in re.split(r"[,:\n]", raw) if item.strip()]
         return tuple(_resolve_path(item, base) for item in items)
@@ -139,6 +141,8 @@ def read_regular_file(path: str | os.PathLike, what: str, limit: int = MAX_FILE_
     /sys report no size (see ``check_not_pseudo``). ``what`` names the file in errors ("inventory", "play").
     """
     where = where or Where(os.fspath(path))
+    if "\x00" in os.fspath(path):
+        raise InputError(f"cannot read {what}: a path cannot hold a NUL byte", where)
     check_not_pseudo(path, what, where)
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))

@@ -37,6 +37,8 @@ def load_inventory(paths: Sequence[str] | str) -> Inventory:
         raise InputError("no inventory given (set 'inventory' in orch.cfg or pass -i PATH)")
     for path in paths:
         path = os.fspath(path)
+        if "\x00" in path:
+            raise InputError("an inventory path cannot hold a NUL byte", Where(repr(path)))
         if not os.path.exists(path):
             raise InputError("inventory not found", Where(path))
         _load_source(path, inventory)

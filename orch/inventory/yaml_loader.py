@@ -69,7 +69,11 @@ _Loader.add_constructor("!vault-encrypted", _Loader.construct_vault)
 
 def parse(text: str) -> tuple[object, dict]:
     """Parse YAML ``text`` → (data, positions by id of mapping); YamlError names the line."""
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)
+    except UnicodeEncodeError as error:  # bytes that were not UTF-8 (kept as surrogates)
+        line = text.count("\n", 0, error.start) + 1
+        raise YamlError("YAML parsing failed: the file is not UTF-8 text", line) from None
     try:
         data = loader.get_single_data()
     except yaml.MarkedYAMLError as error:

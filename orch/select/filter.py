@@ -20,7 +20,7 @@ from orch.select.pattern import NamePattern
 
 #: The longest value of one -C/-F/-I/-A flag, in characters (-S has its own, the same).
 MAX_FLAG_LENGTH = 64 * 1024
-_LIMIT = re.compile(r"^\s*(\d+)\s*(%?)\s*$")
+_LIMIT = re.compile(r"^\s*([0-9]{1,9})\s*(%?)\s*\Z")
 _LIMIT_SALT = b"orch --limit"
 #: modules every host offers whatever its ``agents`` say: rpcutil ships with the runtime,
 #: as MCollective's rpcutil ran on every node

@@ -102,3 +102,24 @@ def test_cli_exit_2_for_proc_fd(tmp_path):
                 env=Environment(stdout=out, stderr=err, stdin=io.StringIO(), environ={},
                                 cwd=tmp_path))
     assert code == 2 and "pseudo file system" in err.getvalue()
+
+
+def test_a_nul_byte_in_a_path_is_an_input_error(tmp_path):
+    import io
+
+    from orch.cli import main
+    from orch.cli.env import Environment
+
+    with pytest.raises(InputError, match="NUL"):
+        load_inventory("a\x00b")
+    for argv in (["discover", "-i", "\x00"], ["inventory", "--list", "-i", "x\x00"]):
+        err = io.StringIO()
+        code = main(argv, env=Environment(stdout=io.StringIO(), stderr=err, stdin=io.StringIO(),
+                                          environ={}, cwd=tmp_path))
+        assert code == 2 and "NUL" in err.getvalue(), err.getvalue()
+
+
+def test_limit_takes_ascii_digits_only(fleet):
+    for value in ("9" * 5000, "٢٠"):
+        code, _, err = fleet.run("discover", "--limit", value)
+        assert code == 2 and "--limit" in err
