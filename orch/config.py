@@ -8,12 +8,23 @@ Relative paths in a config file are relative to that file's folder.
 from __future__ import annotations
 
 import configparser
+import errno
 import os
 import re
+import stat
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from orch.errors import InputError, Where
+
+#: The most orch reads of one input file (inventory, vars file, play, orch.cfg): a bigger one is
+#: refused, so a mistaken ``-i /dev/zero``-like path cannot fill the memory.
+MAX_FILE_BYTES = 64 * 1024 * 1024
+# Pseudo file systems whose "regular" files have no real size and may block or never end.
+_PSEUDO_ROOTS = ("/proc", "/sys")
+_KINDS = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+          (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"),
+          (stat.S_ISDIR, "a folder"))
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1, None: 1, "m": 60, "h": 3600, "d": 86400}
@@ -71,6 +82,8 @@ def _resolve_url(value: str, base: Path) -> str:
 
 
 def _convert(name: str, raw: str, base: Path, where: Where):
+    if "\x00" in raw and (name in _LIST_KEYS or name in _PATH_KEYS or name in _URL_KEYS):
+        raise InputError("a path cannot hold a NUL byte", where)
     if name in _LIST_KEYS:
         items = [item.strip() for item in re.split(r"[,:\n]", raw) if item.strip()]
         return tuple(_resolve_path(item, base) for item in items)
@@ -96,10 +109,83 @@ def _convert(name: str, raw: str, base: Path, where: Where):
 _NAMES = [f.name for f in fields(Config) if f.name != "sources"]
 
 
+def _kind(mode: int) -> str:
+    return next((name for test, name in _KINDS if test(mode)), "not a regular file")
+
+
+def check_not_pseudo(path: str | os.PathLike, what: str, where: Where | None = None) -> None:
+    """Refuse a path inside /proc or /sys (file or folder): what they hold is not input."""
+    real = os.path.realpath(path)
+    if any(real == root or real.startswith(root + "/") for root in _PSEUDO_ROOTS):
+        raise InputError(f"cannot read {what}: {real} is on a pseudo file system "
+                         "(only regular files and folders of them are read)",
+                         where or Where(os.fspath(path)))
+
+
+def decode_text(data: bytes, what: str, where: Where) -> str:
+    """UTF-8 text of ``data``; bytes that are not UTF-8 are an InputError naming the line."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        raise InputError(f"{what} is not UTF-8 text (byte {error.start + 1})",
+                         Where(where.file, line, where.path)) from None
+
+
+def read_regular_file(path: str | os.PathLike, what: str, limit: int = MAX_FILE_BYTES,
+                      where: Where | None = None) -> bytes:
+    """The bytes of ``path`` if it is a regular file of at most ``limit`` bytes, else InputError.
+
+    Opened without blocking and checked on the open descriptor (no race with a swapped path):
+    a FIFO, device or socket would make a read hang or never end, and files under /proc and
+    /sys report no size (see ``check_not_pseudo``). ``what`` names the file in errors ("inventory", "play").
+    """
+    where = where or Where(os.fspath(path))
+    if "\x00" in os.fspath(path):
+        raise InputError(f"cannot read {what}: a path cannot hold a NUL byte", where)
+    check_not_pseudo(path, what, where)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
+    except OSError as error:
+        reason = "is a folder" if error.errno == errno.EISDIR else error.strerror
+        raise InputError(f"cannot read {what}: {reason}", where) from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise InputError(f"cannot read {what}: {_kind(info.st_mode)} "
+                             "(only regular files are read)", where)
+        if info.st_size > limit:
+            raise InputError(f"cannot read {what}: {info.st_size} bytes, more than the "
+                             f"{_size_text(limit)} allowed", where)
+        os.set_blocking(fd, True)
+        chunks, size = [], 0
+        while size <= limit:
+            chunk = os.read(fd, min(1 << 20, limit + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    except OSError as error:
+        raise InputError(f"cannot read {what}: {error.strerror}", where) from None
+    finally:
+        os.close(fd)
+    if size > limit:
+        raise InputError(f"cannot read {what}: more than the {_size_text(limit)} allowed", where)
+    return b"".join(chunks)
+
+
+def _size_text(limit: int) -> str:
+    for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if limit >= size and limit % size == 0:
+            return f"{limit // size} {unit}"
+    return f"{limit} bytes"
+
+
 def _read_file(path: Path) -> list[tuple[str, str, Where]]:
     parser = configparser.ConfigParser(interpolation=None)
+    data = read_regular_file(path, "config file")
     try:
-        parser.read(path, encoding="utf-8")
+        parser.read_string(decode_text(data, "config file", Where(str(path))), str(path))
     except configparser.Error as error:
         line = getattr(error, "lineno", None)
         raise InputError(f"not a valid INI file: {error.message.splitlines()[0]}",

@@ -14,6 +14,7 @@ import os
 import re
 from collections.abc import Sequence
 
+from orch.config import MAX_FILE_BYTES, check_not_pseudo, read_regular_file
 from orch.errors import InputError, Where
 from orch.inventory.model import Inventory, InventoryError
 
@@ -36,6 +37,8 @@ def load_inventory(paths: Sequence[str] | str) -> Inventory:
         raise InputError("no inventory given (set 'inventory' in orch.cfg or pass -i PATH)")
     for path in paths:
         path = os.fspath(path)
+        if "\x00" in path:
+            raise InputError("an inventory path cannot hold a NUL byte", Where(repr(path)))
         if not os.path.exists(path):
             raise InputError("inventory not found", Where(path))
         _load_source(path, inventory)
@@ -49,21 +52,24 @@ def load_inventory(paths: Sequence[str] | str) -> Inventory:
     return inventory
 
 
-def _load_source(path: str, inventory: Inventory) -> None:
+def _load_source(path: str, inventory: Inventory, seen: frozenset = frozenset()) -> None:
+    """One file or folder; only regular files are read (FIFOs, devices, /proc are refused),
+    each at most ``MAX_FILE_BYTES``; a folder linked inside itself is read once."""
+    check_not_pseudo(path, "inventory")
     if os.path.isdir(path):
+        real = os.path.realpath(path)
+        if real in seen:
+            return
+        seen = seen | {real}
         try:
             entries = sorted(os.listdir(path))
         except OSError as error:
             raise InputError(f"cannot read inventory folder: {error.strerror}", Where(path)) from None
         for entry in entries:
             if not _IGNORED.search(entry):
-                _load_source(os.path.join(path, entry), inventory)
+                _load_source(os.path.join(path, entry), inventory, seen)
         return
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except OSError as error:
-        raise InputError(f"cannot read inventory: {error.strerror}", Where(path)) from None
+    data = read_regular_file(path, "inventory", MAX_FILE_BYTES)
     text = data.decode("utf-8", "surrogateescape")
     parse_text(text, path, inventory)
     inventory.sources.append(path)

@@ -74,11 +74,13 @@ def expand_hostpattern(pattern: str) -> tuple[list[str], int | None]:
     return [host], port
 
 
-MAX_RANGE_HOSTS = 10_000_000  # Ansible would try (and exhaust memory); orch refuses
+#: The most host names one pattern may expand to (all its ranges multiplied). Ansible would
+#: try ``h[1:10000000]`` and run out of memory after half a minute; orch counts first.
+MAX_RANGE_HOSTS = 1_000_000
 
 
-def expand_hostname_range(line: str) -> list[str]:
-    """``db[01:03]-[a:b]`` → every name; errors carry Ansible's messages."""
+def _parse_range(line: str) -> tuple[str, str, range | list, int, str]:
+    """``db[01:03]x`` → (head, range text, sequence, zero-padded width, tail), Ansible's rules."""
     parts = line.replace("[", "|", 1).replace("]", "|", 1).split("|")
     if len(parts) != 3:
         raise RangeError(f"host range {line!r} is malformed (brackets or '|' out of place)")
@@ -110,17 +112,56 @@ def expand_hostname_range(line: str) -> list[str]:
             seq = range(int(beg), int(end) + 1, int(step_text))
         except ValueError as bad:
             raise RangeError(f"host range {nrange!r}: {bad}") from None
-    if len(seq) > MAX_RANGE_HOSTS:
-        raise RangeError(f"host range {nrange!r} expands to {len(seq)} hosts (at most "
-                         f"{MAX_RANGE_HOSTS} allowed)")
+    return head, nrange, seq, width, tail
+
+
+def _length(seq: range | list) -> int:
+    """``len`` that also works for a range longer than a machine word (``h[0:99999999999999999999]``)."""
+    try:
+        return len(seq)
+    except OverflowError:
+        return max(0, (seq.stop - seq.start + seq.step - (1 if seq.step > 0 else -1)) // seq.step)
+
+
+def _item(seq: range | list, width: int) -> str:
+    return str(seq[0]).zfill(width) if width else str(seq[0])
+
+
+def count_hostname_range(line: str) -> int:
+    """How many names ``expand_hostname_range(line)`` would give, without making them.
+
+    Every range of a pattern has the same bounds whatever the earlier ranges gave (their
+    items are letters or digits, never brackets), so the count is the product of the lengths.
+    """
+    total = 1
+    while True:
+        head, _, seq, width, tail = _parse_range(line)
+        total *= _length(seq)
+        if not total or "[" not in tail:
+            return total
+        line = head + _item(seq, width) + tail
+
+
+def expand_hostname_range(line: str) -> list[str]:
+    """``db[01:03]-[a:b]`` → every name; errors carry Ansible's messages.
+
+    :raises RangeError: also for a pattern of more than ``MAX_RANGE_HOSTS`` names, counted
+        before any name is made.
+    """
+    count = count_hostname_range(line)
+    if count > MAX_RANGE_HOSTS:
+        raise RangeError(f"host pattern {line!r} expands to {count} hosts, more than the "
+                         f"{MAX_RANGE_HOSTS:,} one pattern may give")
+    return _expand(line)
+
+
+def _expand(line: str) -> list[str]:
+    head, _, seq, width, tail = _parse_range(line)
     if "[" in tail:
-        items = [str(item).zfill(width) if width else str(item) for item in seq]
         names: list[str] = []
-        for item in items:
-            names.extend(expand_hostname_range(head + item + tail))
-            if len(names) > MAX_RANGE_HOSTS:
-                raise RangeError(f"host pattern {line!r} expands to more than "
-                                 f"{MAX_RANGE_HOSTS} hosts")
+        for item in seq:
+            item = str(item).zfill(width) if width else str(item)
+            names.extend(_expand(head + item + tail))
         return names
     if isinstance(seq, range):
         middle = f"%0{width}d" if width else "%d"

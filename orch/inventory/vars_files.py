@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 
+from orch.config import MAX_FILE_BYTES, read_regular_file
 from orch.errors import InputError, Where
 from orch.inventory.model import Inventory
 
@@ -66,15 +67,24 @@ def _find_vars_files(folder: str, name: str, entries: set[str]) -> list[str]:
     return []
 
 
-def _dir_files(path: str) -> list[str]:
+def _dir_files(path: str, seen: frozenset = frozenset()) -> list[str]:
+    """Files in a vars folder, depth first; a symlink back up the tree is followed once."""
+    real = os.path.realpath(path)
+    if real in seen:
+        return []
+    seen = seen | {real}
+    try:
+        entries = sorted(os.listdir(path))
+    except OSError as error:
+        raise InputError(f"cannot read vars folder: {error.strerror}", Where(path)) from None
     found = []
-    for entry in sorted(os.listdir(path)):
+    for entry in entries:
         if entry.startswith(".") or entry.endswith("~"):
             continue
         extension = os.path.splitext(entry)[1]
         full = os.path.join(path, entry)
         if os.path.isdir(full) and not extension:
-            found.extend(_dir_files(full))
+            found.extend(_dir_files(full, seen))
         elif os.path.isfile(full) and (not extension or extension in _EXTENSIONS):
             found.append(full)
     return found
@@ -83,11 +93,8 @@ def _dir_files(path: str) -> list[str]:
 def _load(path: str) -> dict | None:
     from orch.inventory.yaml_source import YamlError, load_data
 
-    try:
-        with open(path, encoding="utf-8", errors="surrogateescape") as handle:
-            text = handle.read()
-    except OSError as error:
-        raise InputError(f"cannot read vars file: {error.strerror}", Where(path)) from None
+    data = read_regular_file(path, "vars file", MAX_FILE_BYTES)
+    text = data.decode("utf-8", "surrogateescape")
     try:
         data, _ = load_data(text)
     except YamlError as error:

@@ -69,7 +69,11 @@ _Loader.add_constructor("!vault-encrypted", _Loader.construct_vault)
 
 def parse(text: str) -> tuple[object, dict]:
     """Parse YAML ``text`` → (data, positions by id of mapping); YamlError names the line."""
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)
+    except UnicodeEncodeError as error:  # bytes that were not UTF-8 (kept as surrogates)
+        line = text.count("\n", 0, error.start) + 1
+        raise YamlError("YAML parsing failed: the file is not UTF-8 text", line) from None
     try:
         data = loader.get_single_data()
     except yaml.MarkedYAMLError as error:
@@ -83,6 +87,9 @@ def parse(text: str) -> tuple[object, dict]:
         raise YamlError(f"YAML parsing failed: {str(error).splitlines()[0]}", line) from None
     except RecursionError:
         raise YamlError("YAML parsing failed: nested too deeply", None) from None
+    except (ValueError, OverflowError, TypeError, AttributeError) as error:
+        # PyYAML's constructors trust their resolver: 2020-13-45 or "!!timestamp x" crash them
+        raise YamlError(f"YAML parsing failed: cannot construct a value: {error}", None) from None
     finally:
         loader.dispose()
     return data, loader.positions

@@ -9,6 +9,10 @@ class (an inventory group or a ``classes`` entry); ``/regex/`` is a class regex.
 ``!``) binds tightest, then ``and``, then ``or``; parentheses group. Values holding spaces may
 be quoted (``motd="hello world"``). MCollective's data functions (``fstat('/x').size>0``)
 need a live host and are refused here. Errors name the column, counted from 1.
+
+An expression is at most ``MAX_LENGTH`` characters and nests at most ``MAX_DEPTH`` deep
+(each ``(`` and each ``not`` is one level), so a hostile ``-S`` is refused with a message
+instead of exhausting the parser's (or the evaluator's) stack.
 """
 
 from __future__ import annotations
@@ -20,6 +24,10 @@ from orch.errors import InputError, Where
 from orch.select.facts_match import OPERATOR_CHARS, FactTest, make_test
 from orch.select.pattern import NamePattern
 
+#: The longest expression accepted, in characters.
+MAX_LENGTH = 64 * 1024
+#: How deep parentheses and ``not`` may nest.
+MAX_DEPTH = 100
 _OPERATORS = ("=~", "==", "!=", "<=", ">=", "=>", "=<", "<", ">", "=")
 _KEYWORDS = ("and", "or", "not")
 
@@ -65,6 +73,15 @@ class MatchContext(Protocol):
     def with_fact(self, test: FactTest, candidates: set) -> set: ...
 
 
+def _excerpt(text: str, index: int, width: int = 60) -> str:
+    """``text`` quoted, or the part of a long one around ``index`` (an error is one line)."""
+    if len(text) <= 2 * width:
+        return repr(text)
+    start = max(0, min(index - width // 2, len(text) - width))
+    part = repr(text[start:start + width])
+    return ("..." if start else "") + part + ("..." if start + width < len(text) else "")
+
+
 class _Scanner:
     def __init__(self, text: str, flag: str):
         self.text = text
@@ -72,7 +89,8 @@ class _Scanner:
 
     def fail(self, message: str, index: int):
         column = index + 1
-        raise InputError(f"{message} in {self.text!r}", Where(path=self.flag, column=column))
+        raise InputError(f"{message} in {_excerpt(self.text, index)}",
+                         Where(path=self.flag, column=column))
 
     def where(self, index: int) -> Where:
         return Where(path=self.flag, column=index + 1)
@@ -177,6 +195,12 @@ class _Parser:
         self.scanner = scanner
         self.tokens = tokens
         self.index = 0
+        self.depth = 0
+
+    def deeper(self, token: Token) -> None:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            self.fail(f"nested more than {MAX_DEPTH} deep (parentheses and 'not')", token)
 
     @property
     def current(self) -> Token:
@@ -212,8 +236,11 @@ class _Parser:
 
     def negation(self):
         if self.current.kind == "not":
+            self.deeper(self.current)
             self.index += 1
-            return Not(self.negation())
+            node = Not(self.negation())
+            self.depth -= 1
+            return node
         return self.primary()
 
     def primary(self):
@@ -222,8 +249,10 @@ class _Parser:
             self.index += 1
             return token.node
         if token.kind == "(":
+            self.deeper(token)
             self.index += 1
             node = self.expression()
+            self.depth -= 1
             if self.current.kind != ")":
                 if self.current.kind == "end":
                     self.fail(f"missing ')' for the '(' at column {token.column}", self.current)
@@ -237,6 +266,9 @@ class _Parser:
 
 def parse_compound(text: str, flag: str = "-S"):
     """Parse a compound expression into a tree of And/Or/Not/ClassLeaf/FactLeaf, or InputError."""
+    if len(text) > MAX_LENGTH:
+        raise InputError(f"expression of {len(text)} characters, more than the {MAX_LENGTH} "
+                         "allowed", Where(path=flag))
     scanner = _Scanner(text, flag)
     return _Parser(scanner, scanner.tokens()).parse()
 

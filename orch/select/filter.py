@@ -18,7 +18,9 @@ from orch.select.compound import MatchContext, evaluate, parse_compound
 from orch.select.facts_match import FactTest, parse_fact_expression
 from orch.select.pattern import NamePattern
 
-_LIMIT = re.compile(r"^\s*(\d+)\s*(%?)\s*$")
+#: The longest value of one -C/-F/-I/-A flag, in characters (-S has its own, the same).
+MAX_FLAG_LENGTH = 64 * 1024
+_LIMIT = re.compile(r"^\s*([0-9]{1,9})\s*(%?)\s*\Z")
 _LIMIT_SALT = b"orch --limit"
 #: modules every host offers whatever its ``agents`` say: rpcutil ships with the runtime,
 #: as MCollective's rpcutil ran on every node
@@ -84,6 +86,12 @@ class Filter:
 
     def compile(self) -> Selector:
         """Parse every expression; a malformed one raises InputError naming the flag."""
+        for flag, values in (("-C", self.classes), ("-F", self.facts), ("-I", self.identities),
+                             ("-A", self.agents)):
+            for value in values:
+                if len(value) > MAX_FLAG_LENGTH:
+                    raise InputError(f"value of {len(value)} characters, more than the "
+                                     f"{MAX_FLAG_LENGTH} allowed", Where(path=flag))
         identities = tuple(NamePattern.parse(text, Where(path="-I"), allow_glob=True)
                            for text in self.identities)
         agents = tuple(NamePattern.parse(text, Where(path="-A")) for text in self.agents)

@@ -15,6 +15,9 @@ from dataclasses import dataclass
 
 from orch.errors import InputError, Where
 
+#: The longest regular expression accepted, in characters: compiling is not free, and a
+#: length cap is the one bound that can be set on what matching a hostile pattern costs.
+MAX_REGEX_LENGTH = 16 * 1024
 _RUBY_FLAGS = {"i": re.IGNORECASE, "m": re.DOTALL, "x": re.VERBOSE}
 _SLASHED = re.compile(r"^/(?P<source>.*)/(?P<flags>[imx]*)$", re.DOTALL)
 
@@ -65,6 +68,9 @@ def _translate(source: str) -> str:
 
 def compile_regex(source: str, flags: str = "", where: Where | None = None) -> re.Pattern:
     """Compile a Ruby-style regular expression; a bad one is an InputError naming ``where``."""
+    if len(source) > MAX_REGEX_LENGTH:
+        raise InputError(f"regular expression of {len(source)} characters, more than the "
+                         f"{MAX_REGEX_LENGTH} allowed", where)
     bits = re.MULTILINE
     for flag in flags:
         bits |= _RUBY_FLAGS[flag]
