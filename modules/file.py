@@ -135,13 +135,8 @@ class FileError(Exception):
 
 
 def _sha256():
-    try:
-        from _sha256 import sha256
-    except ImportError:
-        try:
-            from _sha2 import sha256
-        except ImportError:
-            from hashlib import sha256
+    from hashlib import sha256
+
     return sha256
 
 
