@@ -137,8 +137,9 @@ class Systemd(object):
 
     def __init__(self, name):
         self.name = name
-        rc, text = _run(["systemctl", "show", "-p", "LoadState", "--value", name])
-        if text.strip() == "not-found":
+        # "LoadState=..." (no --value: systemd before 230, e.g. CentOS 7, lacks it)
+        rc, text = _run(["systemctl", "show", "-p", "LoadState", name])
+        if text.strip().rpartition("=")[2] == "not-found":
             raise ServiceError("no service %s (systemd has no such unit)" % name)
 
     def state(self):
