@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install the Debian packages orch's lab and tests run for real (DESIGN §7), when missing.
 set -euo pipefail
+bash "$(dirname "$0")/test-debs.sh"
 need=()
 command -v /usr/sbin/sshd >/dev/null 2>&1 || need+=(openssh-server)
 command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || need+=(haproxy)

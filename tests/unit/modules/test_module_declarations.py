@@ -14,9 +14,13 @@ from orch import schema
 from orch.runtime import core
 
 FLEET = ["haproxy", "appmgr", "nrpe", "angelianotify"]
+COLLECTION = ["command", "service", "package", "file"]
+SHIPPED = FLEET + COLLECTION
+# Per-action keys the runtime and controller honour besides description/inputs/outputs/aggregate.
+ACTION_FLAGS = {"check_mode", "read_only", "needs_root"}
 
 
-@pytest.mark.parametrize("name", FLEET)
+@pytest.mark.parametrize("name", SHIPPED)
 def test_python36_and_stdlib_only(name):
     tree = ast.parse((MODULES / f"{name}.py").read_text(), feature_version=(3, 6))
     imported = set()
@@ -30,7 +34,7 @@ def test_python36_and_stdlib_only(name):
     assert "__future__" not in imported
 
 
-@pytest.mark.parametrize("name", FLEET)
+@pytest.mark.parametrize("name", SHIPPED)
 def test_declaration_is_complete(name):
     module = load_module(name)
     agent = module["AGENT"]
@@ -44,6 +48,12 @@ def test_declaration_is_complete(name):
             if input_spec["type"] != "boolean":
                 assert input_spec.get("validation"), f"{action}.{input_name} has no validation"
                 assert input_spec.get("maxlength"), f"{action}.{input_name} has no maxlength"
+        extra = set(spec) - {"description", "inputs", "outputs", "aggregate"}
+        assert extra <= ACTION_FLAGS, extra
+        assert all(spec[flag] is True for flag in extra)
+        if name in COLLECTION:
+            assert spec.get("check_mode") is True and "changed" in spec["outputs"] or \
+                spec.get("read_only") is True, action
         for aggregate in spec.get("aggregate", []):
             assert aggregate["function"] in {"summary", "sum", "average", "min", "max",
                                              "boolean_summary"}
@@ -56,7 +66,7 @@ def test_modules_load_in_the_remote_interpreter():
               "    namespace = {'__name__': 'm'}\n"
               "    exec(compile(open(path).read(), path, 'exec'), namespace)\n"
               "    assert namespace['AGENT']['actions']\n")
-    paths = [str(MODULES / f"{name}.py") for name in FLEET]
+    paths = [str(MODULES / f"{name}.py") for name in SHIPPED]
     done = subprocess.run(["/usr/bin/python3", "-I", "-S", "-c", script, *paths],
                           capture_output=True, text=True, timeout=30)
     assert done.returncode == 0, done.stderr
@@ -125,3 +135,45 @@ def test_aggregates_render_as_an_operator_reads_them():
     assert restarted.lines == [["Restarted yes", "3 nodes"], ["Restarted no", "1 node"]]
     (status,) = summarize(agent, "status", [{"revision": 20}] * 4)
     assert status.lines == [["Revision 20", "4 nodes"]]
+
+
+COLLECTION_BAD = [
+    ("command", "run", {"argv": "true", "cwd": "tmp"}, "cwd"),
+    ("command", "run", {"argv": "true", "timeout": "soon"}, "timeout"),
+    ("service", "restart", {"name": "ssh;reboot"}, "name"),
+    ("service", "status", {"name": "../../bin/sh"}, "name"),
+    ("package", "install", {"name": "curl", "version": "1.0;id"}, "version"),
+    ("package", "remove", {"name": "--purge"}, "name"),
+    ("file", "write", {"path": "etc/motd", "content": "x"}, "path"),
+    ("file", "write", {"path": "/etc/motd", "content": "x", "mode": "rwx"}, "mode"),
+    ("file", "write", {"path": "/etc/motd", "content": "x", "owner": "root;id"}, "owner"),
+]
+
+
+@pytest.mark.parametrize("module, action, given, field", COLLECTION_BAD)
+def test_collection_bad_input_is_invalid_data(module, action, given, field):
+    agent = load_module(module)["AGENT"]
+    with pytest.raises(core.ValidationError) as error:
+        core.validate_args(agent, action, core.coerce_args(agent, action, given))
+    assert error.value.status == core.INVALID_DATA and error.value.field == field
+
+
+def test_sensitive_inputs_are_masked_in_the_audit_line():
+    command = load_module("command")["AGENT"]
+    masked = core.mask_args(command, "run", {"argv": ["cat"], "stdin": "hunter2"})
+    assert masked == {"argv": ["cat"], "stdin": core.MASK}
+    file_agent = load_module("file")["AGENT"]
+    masked = core.mask_args(file_agent, "write", {"path": "/etc/x", "content": "hunter2"})
+    assert masked == {"path": "/etc/x", "content": core.MASK}
+
+
+def test_collection_aggregates():
+    from orch.agents.aggregate import summarize
+
+    service = load_module("service")["AGENT"]
+    (state,) = summarize(service, "status", [{"state": "running"}] * 3 + [{"state": "stopped"}])
+    assert state.title == "Summary of State"
+    assert state.lines == [["State running", "3 nodes"], ["State stopped", "1 node"]]
+    package = load_module("package")["AGENT"]
+    (version,) = summarize(package, "status", [{"version": "2.0-1"}] * 2)
+    assert version.lines == [["Version 2.0-1", "2 nodes"]]

@@ -13,6 +13,7 @@ PUSHED = [REPO / "orch" / "runtime" / "core.py", *sorted((REPO / "modules").glob
 # Standard-library modules that exist in Python 3.6 (no dataclasses, contextvars, zoneinfo...).
 STDLIB_36 = {
     "abc", "argparse", "base64", "binascii", "calendar", "codecs", "collections", "contextlib",
+    "difflib",
     "copy", "csv", "datetime", "errno", "fcntl", "fnmatch", "functools", "glob", "grp",
     "hashlib", "hmac", "http", "io", "ipaddress", "itertools", "json", "locale", "logging",
     "math", "operator", "os", "platform", "posixpath", "pwd", "random", "re", "select",
