@@ -36,9 +36,11 @@ SHIPPED_MODULES = Path(__file__).resolve().parents[2] / "modules"
 
 _NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 _TOP_KEYS = {"name", "description", "version", "author", "license", "url", "timeout", "actions"}
-_ACTION_KEYS = {"description", "inputs", "outputs", "aggregate", "display"}
+_ACTION_KEYS = {"description", "inputs", "outputs", "aggregate", "display", "check_mode",
+                "read_only", "needs_root"}
+_ACTION_FLAGS = ("check_mode", "read_only", "needs_root")
 _INPUT_KEYS = {"type", "required", "optional", "default", "validation", "maxlength", "sensitive",
-               "prompt", "description", "display_as"}
+               "prompt", "description", "display_as", "enum"}
 _OUTPUT_KEYS = {"display_as", "description", "default", "type"}
 _AGGREGATE_KEYS = {"function", "args", "format"}
 
@@ -331,6 +333,9 @@ def check_declaration(declaration: dict, name: str, namespace: Mapping | None = 
 
 def _check_action(check: _Checker, keys: tuple, spec) -> None:
     check.mapping(keys, spec, _ACTION_KEYS)
+    for flag in _ACTION_FLAGS:
+        if flag in spec and not isinstance(spec[flag], bool):
+            check.fail(keys + (flag,), "expected true or false")
     check.text(keys + ("description",), spec.get("description"))
     inputs = check.mapping(keys + ("inputs",), spec.get("inputs") or {})
     for name, item in inputs.items():
@@ -379,13 +384,14 @@ def _check_input(check: _Checker, keys: tuple, name, spec) -> None:
         check.fail(keys + ("maxlength",), "expected a whole number (0 for no limit)")
     validation = spec.get("validation")
     if validation is not None:
-        if not isinstance(validation, str) or not validation:
-            check.fail(keys + ("validation",), "expected a regular expression or a validator name")
-        if validation not in core.VALIDATORS:
-            try:
-                re.compile(validation)
-            except re.error as error:
-                check.fail(keys + ("validation",), f"not a valid regular expression: {error}")
+        from orch.schema import check_validation
+
+        problem = check_validation(validation)
+        if problem:
+            check.fail(keys + ("validation",), problem)
+    enum = spec.get("enum")
+    if enum is not None and (not isinstance(enum, list) or not enum):
+        check.fail(keys + ("enum",), "expected a non-empty list of allowed values")
     for key in ("prompt", "description", "display_as"):
         check.text(keys + (key,), spec.get(key))
     if spec.get("default") is not None:

@@ -26,7 +26,7 @@ from orch.play.model import (
     PlayStep,
     RollingStep,
 )
-from orch.play.yamlfile import LineDict, LineList, load_yaml
+from orch.play.yamlfile import LineDict, LineList, load_yaml, read_play_text
 
 
 class Registry(Protocol):
@@ -81,10 +81,7 @@ class _Loader:
         resolved = path.resolve()
         if resolved in stack:
             raise InputError("a play includes itself", Where(display))
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as error:
-            raise InputError(f"cannot read play: {error.strerror}", Where(display)) from None
+        text = read_play_text(path, display)
         data = load_yaml(text, display)
         return _PlayParser(self, display, path.parent, stack + (resolved,)).parse(data)
 

@@ -1,8 +1,7 @@
 """The collection modules (command, service, package, file) called in-process through the real
 runtime's request path (orch/runtime/core.py ``Runtime.handle_request``): audit line with
 sensitive inputs masked, host-side validation, the request's timeout, reply data over the
-declared outputs' defaults. Only check mode is supplied here, while the runtime has no flag
-for it: a request class whose ``check_mode`` is true (the contract: ``request.check_mode``).
+declared outputs' defaults, and check mode from the request frame's ``check_mode``.
 """
 
 from __future__ import annotations
@@ -14,10 +13,6 @@ from pathlib import Path
 from module_support import MODULES
 
 from orch.runtime import core
-
-
-class _CheckModeRequest(core.Request):
-    check_mode = True
 
 
 class InProcessHost:
@@ -51,14 +46,7 @@ class InProcessHost:
         message = {"kind": "request", "reqid": uuid.uuid4().hex, "caller": "tester",
                    "module": module, "action": action, "args": args, "timeout": timeout,
                    "check_mode": check}
-        if not check:
-            return self.runtime.handle_request(message)
-        original = core.Request
-        core.Request = _CheckModeRequest
-        try:
-            return self.runtime.handle_request(message)
-        finally:
-            core.Request = original
+        return self.runtime.handle_request(message)
 
     def ok(self, module: str, action: str, args: dict, **options) -> dict:
         reply = self.call(module, action, args, **options)

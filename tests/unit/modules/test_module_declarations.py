@@ -154,7 +154,7 @@ COLLECTION_BAD = [
 def test_collection_bad_input_is_invalid_data(module, action, given, field):
     agent = load_module(module)["AGENT"]
     with pytest.raises(core.ValidationError) as error:
-        core.validate_args(agent, action, core.coerce_args(agent, action, given))
+        core.validate_args(agent, action, schema.coerce_args(agent, action, given))
     assert error.value.status == core.INVALID_DATA and error.value.field == field
 
 
