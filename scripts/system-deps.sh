@@ -7,6 +7,7 @@ command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || need+=(haproxy
 [ -x /usr/lib/nagios/plugins/check_load ] || need+=(monitoring-plugins-basic)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 [ -x /usr/bin/python3 ] || need+=(python3)
+command -v facter >/dev/null 2>&1 || need+=(facter)  # tests compare the system facts with Facter 4's
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then
   echo "orch needs these Debian packages: ${need[*]} (run: sudo apt-get install ${need[*]})" >&2
