@@ -2,11 +2,14 @@
 
 No mocks of /proc or /sys: every expected value is read here from the same real files (or
 from ``os``/``socket``) by code independent of the module's; a failing source is made by
-pointing one of the module's path constants at a file that does not exist.
+pointing one of the module's path constants at a file that does not exist. The fact code is
+rpcutil's FACTS_SOURCE (compiled on first use); ``fact_code()`` gives its namespace from a fresh
+load of the module file.
 """
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import platform
@@ -25,6 +28,7 @@ from module_support import REPO, load_module
 
 sys.path.insert(0, str(REPO / "tests" / "unit" / "runtime"))
 from runtime_harness import RuntimeProcess  # noqa: E402
+from test_portability import STDLIB_36, imported_names  # noqa: E402
 
 FACTER = shutil.which("facter")
 
@@ -43,6 +47,11 @@ def meminfo() -> dict:
             for line in Path("/proc/meminfo").read_text().splitlines() if line.split()[1].isdigit()}
 
 
+def fact_code() -> dict:
+    """The namespace of a freshly loaded rpcutil's FACTS_SOURCE."""
+    return load_module("rpcutil")["facts_code"]()
+
+
 def host(state_dir="/nonexistent", facts=None, classes=(), agents=()):
     """The runtime's Host as a module sees it (name, state_dir, facts, classes, agents)."""
     return SimpleNamespace(name="dev1", state_dir=str(state_dir), facts=dict(facts or {}),
@@ -51,9 +60,16 @@ def host(state_dir="/nonexistent", facts=None, classes=(), agents=()):
 
 @pytest.fixture(scope="module")
 def gathered():
-    module = load_module("rpcutil")
+    module = fact_code()
     notes: list = []
     return module["system_facts"](notes), notes
+
+
+def test_facts_source_is_python_36_and_stdlib_only():
+    module = load_module("rpcutil")
+    tree = ast.parse(module["FACTS_SOURCE"], feature_version=(3, 6))
+    assert imported_names(tree) <= STDLIB_36
+    assert "collect" not in module  # compiled on first use only, not for every ping
 
 
 def test_no_source_fails_on_this_machine(gathered):
@@ -83,7 +99,7 @@ def test_os_from_os_release(gathered):
 
 
 def test_os_family_and_name_rules():
-    module = load_module("rpcutil")
+    module = fact_code()
     family, name = module["os_family"], module["os_name"]
     assert family("ubuntu", "debian") == "Debian"
     assert family("rocky", "rhel centos fedora") == "RedHat"
@@ -133,7 +149,7 @@ def test_memory_from_meminfo(gathered):
 
 
 def test_capacity_and_sizes_as_facter_prints_them():
-    module = load_module("rpcutil")
+    module = fact_code()
     assert module["capacity"](0, 0) == "100%" and module["capacity"](0, 10) == "0%"
     assert module["capacity"](1234, 10000) == "12.34%"
     human = module["human_bytes"]
@@ -203,7 +219,7 @@ def test_virtual_from_container_and_vm_files(gathered):
 
 
 def test_a_failing_source_drops_only_its_facts_with_a_note():
-    module = load_module("rpcutil")
+    module = fact_code()
     module["MEMINFO"] = "/nonexistent/meminfo"
 
     def broken(notes):
@@ -238,7 +254,7 @@ def etc(tmp_path):
 
 
 def test_external_facts_json_and_txt_executables_not_run(etc):
-    module = load_module("rpcutil")
+    module = fact_code()
     notes: list = []
     found = module["external_facts"]([str(etc.folder / "facts.d")], notes)
     assert found == [(str(etc.folder / "facts.d" / "10-site.json"),
@@ -252,7 +268,7 @@ def test_external_facts_json_and_txt_executables_not_run(etc):
 
 
 def test_precedence_system_external_host_json(etc, tmp_path):
-    module = load_module("rpcutil")
+    module = fact_code()
     module["PUPPET_CLASSES"] = (str(tmp_path / "nonexistent" / "classes.txt"),
                                 str(tmp_path / "puppet-classes.txt"))
     (tmp_path / "puppet-classes.txt").write_text("settings\nprofile::base\n")
@@ -278,7 +294,7 @@ def test_precedence_system_external_host_json(etc, tmp_path):
 @pytest.mark.skipif(FACTER is None, reason="facter is not installed (scripts/system-deps.sh "
                     "installs Debian's facter package)")
 def test_facter_layer_between_system_and_external(etc):
-    module = load_module("rpcutil")
+    module = fact_code()
     result = module["collect"](host(), True, etc_dir=str(etc.folder))
     assert result["fact_sources"][:2] == ["system", "facter"]
     facts = result["facts"]
