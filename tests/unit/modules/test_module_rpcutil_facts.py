@@ -156,13 +156,17 @@ def test_capacity_and_sizes_as_facter_prints_them():
     assert (human(512), human(2048), human(25275990016)) == ("512 bytes", "2.00 KiB", "23.54 GiB")
 
 
-def test_networking_from_socket_proc_and_sys(gathered):
-    networking = gathered[0]["networking"]
+def test_networking_from_socket_proc_and_sys():
+    # Other tests on this machine make and remove interfaces (network namespaces): the
+    # interfaces seen must lie between what /sys/class/net lists before and after the gather.
+    before = set(os.listdir("/sys/class/net"))
+    networking = fact_code()["system_facts"]([])["networking"]
+    after = set(os.listdir("/sys/class/net"))
     assert networking["hostname"] == socket.gethostname().split(".")[0]
     assert networking["fqdn"].split(".")[0] == networking["hostname"]
-    names = set(os.listdir("/sys/class/net"))
-    assert set(networking["interfaces"]) == names
-    for name, entry in networking["interfaces"].items():
+    assert before & after <= set(networking["interfaces"]) <= before | after
+    for name in sorted(before & after & {"lo", "eth0"} or before & after):
+        entry = networking["interfaces"][name]
         assert entry["mtu"] == int(Path(f"/sys/class/net/{name}/mtu").read_text())
         mac = Path(f"/sys/class/net/{name}/address").read_text().strip()
         assert entry.get("mac") == (mac if mac.strip("0:") else None)
@@ -181,19 +185,26 @@ def test_networking_from_socket_proc_and_sys(gathered):
             probe.bind((networking["ip"], 0))
 
 
-def test_mountpoints_from_proc_mounts_and_statvfs(gathered):
-    mounts = gathered[0]["mountpoints"]
+def mount_table() -> dict:
     table = {}
     for line in Path("/proc/self/mounts").read_text().splitlines():
         fields = line.split()
         table[fields[1].replace("\\040", " ")] = fields[2]
-    assert mounts["/"]["filesystem"] == table["/"]
+    return table
+
+
+def test_mountpoints_from_proc_mounts_and_statvfs():
+    before = mount_table()  # other tests mount and unmount (network namespaces) meanwhile
+    mounts = fact_code()["system_facts"]([])["mountpoints"]
+    after = mount_table()
+    assert mounts["/"]["filesystem"] == before["/"]
     stat = os.statvfs("/")
     assert mounts["/"]["size_bytes"] == stat.f_blocks * stat.f_frsize
     assert abs(mounts["/"]["available_bytes"] - stat.f_bavail * stat.f_frsize) < 256 * 2**20
     assert "/proc" not in mounts and not any(path.startswith("/sys") and entry["filesystem"] != "tmpfs"
                                              for path, entry in mounts.items())
-    assert set(mounts) <= set(table)
+    assert set(mounts) <= set(before) | set(after)
+    assert {path for path, kind in before.items() if path in after and kind == "ext4"} <= set(mounts)
 
 
 def test_uptime_timezone_identity_python_path(gathered):
@@ -295,8 +306,9 @@ def test_precedence_system_external_host_json(etc, tmp_path):
                     "installs Debian's facter package)")
 def test_facter_layer_between_system_and_external(etc):
     module = fact_code()
+    module["FACTER_TIMEOUT"] = 120  # the layering is tested here, not Facter's speed under load
     result = module["collect"](host(), True, etc_dir=str(etc.folder))
-    assert result["fact_sources"][:2] == ["system", "facter"]
+    assert result["fact_sources"][:2] == ["system", "facter"], result["notes"]
     facts = result["facts"]
     assert "facterversion" in facts                   # a fact only Facter has
     assert facts["os"]["family"] == "External"        # external over Facter
@@ -323,7 +335,10 @@ def test_same_values_as_facter_key_by_key(gathered):
     assert ("swap" in facts["memory"]) == ("swap" in theirs["memory"])
     for key in ("hostname", "fqdn", "primary", "ip", "ip6", "mac", "mtu"):
         assert facts["networking"].get(key) == theirs["networking"].get(key), key
+    stable = set(os.listdir("/sys/class/net")) & {"lo", "eth0"}  # others come and go
     for name, entry in theirs["networking"]["interfaces"].items():
+        if name not in stable:
+            continue
         for key in ("ip", "ip6", "mac", "mtu", "netmask", "netmask6"):
             assert facts["networking"]["interfaces"][name].get(key) == entry.get(key), (name, key)
     for key in ("uid", "gid", "user", "group", "privileged"):
