@@ -379,3 +379,34 @@ def test_through_the_real_runtime(tmp_path):
         assert bad["status"] == "InvalidData"
     finally:
         assert runtime.close() == 0
+
+
+def _python36():
+    for candidate in (shutil.which("python3.6"),):
+        if candidate and os.path.exists(candidate):
+            done = subprocess.run([candidate, "-c", "import sys; print(sys.version_info[:2])"],
+                                  capture_output=True, text=True, check=False)
+            if done.returncode == 0 and done.stdout.strip() == "(3, 6)":
+                return candidate
+    return None
+
+
+PYTHON36 = _python36()
+
+
+@pytest.mark.skipif(PYTHON36 is None, reason="no Python 3.6 interpreter on this machine")
+def test_gathers_on_python_36():
+    code = ("import json, sys\nfrom types import SimpleNamespace\n"
+            "ns = {'__name__': 'orch_module_rpcutil'}\n"
+            "exec(compile(open(sys.argv[1]).read(), sys.argv[1], 'exec'), ns)\n"
+            "h = SimpleNamespace(name='h', state_dir='/nonexistent', facts={}, classes=[], agents=[])\n"
+            "print(json.dumps(ns['facts_code']()['collect'](h, False)))\n")
+    done = subprocess.run([PYTHON36, "-I", "-S", "-c", code, str(REPO / "modules" / "rpcutil.py")],
+                          capture_output=True, text=True, check=True, timeout=60)
+    result = json.loads(done.stdout)
+    assert result["notes"] == [] and result["fact_sources"] == ["system"]
+    facts = result["facts"]
+    assert facts["python"]["version"].startswith("3.6.")
+    assert facts["kernelrelease"] == os.uname().release
+    assert facts["processors"]["count"] == os.cpu_count()
+    assert facts["memory"]["system"]["total_bytes"] == meminfo()["MemTotal"]
