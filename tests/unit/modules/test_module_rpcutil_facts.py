@@ -10,6 +10,7 @@ load of the module file.
 from __future__ import annotations
 
 import ast
+import glob
 import json
 import os
 import platform
@@ -382,7 +383,10 @@ def test_through_the_real_runtime(tmp_path):
 
 
 def _python36():
-    for candidate in (shutil.which("python3.6"),):
+    """A Python 3.6 on PATH, or one pyenv installed (its shims only answer for the active one)."""
+    root = os.environ.get("PYENV_ROOT", os.path.expanduser("~/.pyenv"))
+    for candidate in (shutil.which("python3.6"),
+                      *sorted(glob.glob(os.path.join(root, "versions", "3.6*", "bin", "python3.6")))):
         if candidate and os.path.exists(candidate):
             done = subprocess.run([candidate, "-c", "import sys; print(sys.version_info[:2])"],
                                   capture_output=True, text=True, check=False)
