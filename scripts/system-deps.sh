@@ -13,6 +13,7 @@ command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v sysctl >/dev/null 2>&1 || [ -x /usr/sbin/sysctl ] || need+=(procps)
 command -v ip >/dev/null 2>&1 || [ -x /usr/sbin/ip ] || [ -x /sbin/ip ] || need+=(iproute2)
 [ -x /usr/bin/ssh ] && [ -x /usr/bin/ssh-agent ] || need+=(openssh-client)
+command -v facter >/dev/null 2>&1 || need+=(facter)  # tests compare the system facts with Facter 4's
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then
   echo "orch needs these Debian packages: ${need[*]} (run: sudo apt-get install ${need[*]})" >&2

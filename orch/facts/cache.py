@@ -66,14 +66,23 @@ def open_cache(url: str) -> FactCache:
                      Where(path="fact_cache"))
 
 
+#: The fact ``store_gathered`` adds to each host's gathered facts: discovery lays the
+#: inventory's ``facts`` over gathered facts but under imported ones (DESIGN §3's precedence:
+#: host < inventory < ``orch facts --import``), and the cache keeps no other provenance.
+SOURCE_KEY = "orch_fact_source"
+GATHERED = "gathered"
+
+
 def store_gathered(config, facts: Mapping[str, Mapping], gathered_at: float | None = None) -> int:
     """Record facts just gathered from live hosts (``orch facts --gather`` calls this).
 
-    ``facts`` is ``{host: {fact: value}}``; each host's previous facts are replaced.
+    ``facts`` is ``{host: {fact: value}}``; each host's previous facts are replaced. Each host's
+    record gets ``orch_fact_source: gathered`` (see SOURCE_KEY).
     """
+    marked = {host: {**values, SOURCE_KEY: GATHERED} for host, values in facts.items()}
     cache = open_cache(config.fact_cache)
     try:
-        return cache.put_many(facts, time.time() if gathered_at is None else gathered_at)
+        return cache.put_many(marked, time.time() if gathered_at is None else gathered_at)
     finally:
         cache.close()
 

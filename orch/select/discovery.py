@@ -1,7 +1,8 @@
 """Discovery: which inventory hosts match a Filter, read from the inventory and the fact cache.
 
-Never touches the network. Facts are the inventory's ``facts`` var with the cached (gathered)
-facts merged over them, cached values winning. Each test runs once over the hosts still in
+Never touches the network. Facts of a host, lowest precedence first: gathered facts (what the
+host said about itself, cached by ``orch facts --gather``), the inventory's ``facts`` var, then
+facts loaded with ``orch facts --import``; nested values merge key by key. Each test runs once over the hosts still in
 play and reads only the fact keys it names, so 100,000 hosts cost a few passes over a few
 columns, not 100,000 JSON documents.
 """
@@ -13,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from orch.errors import InputError, Where
-from orch.facts.cache import FactCache, StaleFacts, open_cache
+from orch.facts.cache import GATHERED, SOURCE_KEY, FactCache, StaleFacts, open_cache
 from orch.facts.records import MISSING, deep_merge, group_values, lookup
 from orch.select.facts_match import FactTest
 from orch.select.filter import ALWAYS_OFFERED, Filter
@@ -35,6 +36,7 @@ class InventoryContext:
         self.inventory = inventory
         self._groups: dict[str, list[tuple[Any, list[str]]]] = {}
         self._static: dict[str, dict] | None = None
+        self._gathered: set[str] | None = None
 
     def _with_names(self, attribute: str, pattern: NamePattern, candidates: set) -> set:
         hosts = self.hosts
@@ -71,8 +73,17 @@ class InventoryContext:
             self._static = {name: facts for name, host in self.hosts.items() if (facts := host.facts)}
         return self._static
 
+    def gathered_hosts(self) -> set[str]:
+        """Hosts whose cached facts were gathered (not imported): one key read, memoized."""
+        if self._gathered is None:
+            groups = self.cache.value_groups(SOURCE_KEY) if self.cache is not None else []
+            self._gathered = {name for value, names in groups if value == GATHERED
+                              for name in names}
+        return self._gathered
+
     def value_groups(self, key: str) -> list[tuple[Any, list[str]]]:
-        """``[(value, [hosts])]`` of one fact key: cached values over inventory facts.
+        """``[(value, [hosts])]`` of one fact key: inventory facts over gathered ones, imported
+        ones over both (see the module docstring).
 
         May name hosts that are in the cache but not in the inventory; callers intersect.
         """
@@ -84,14 +95,18 @@ class InventoryContext:
         static = self.static_facts()
         if static:
             cached = {name: value for value, names in groups for name in names}
+            gathered = self.gathered_hosts() if cached else set()
             for name, facts in static.items():
                 value = lookup(facts, key)
                 if value is MISSING or value is None:
                     continue
                 cached_value = cached.get(name, MISSING)
+                both_dicts = isinstance(cached_value, dict) and isinstance(value, dict)
                 if cached_value is MISSING:
                     overrides[name] = value
-                elif isinstance(cached_value, dict) and isinstance(value, dict):
+                elif name in gathered:
+                    overrides[name] = deep_merge(cached_value, value) if both_dicts else value
+                elif both_dicts:
                     overrides[name] = deep_merge(value, cached_value)
         if overrides:
             groups = [(value, [name for name in names if name not in overrides])
@@ -227,7 +242,8 @@ class _CachedFacts:
 
 
 class SelectedHost:
-    """An inventory Host whose ``facts`` include the cached ones (cached wins).
+    """An inventory Host whose ``facts`` include the cached ones (inventory facts win over
+    gathered ones, imported ones win over the inventory's).
 
     Everything else (name, vars, groups, address, port, user, key, classes, agents) is the
     inventory host's. ``gathered_at`` is when the cached facts were gathered, or None.
@@ -255,7 +271,12 @@ class SelectedHost:
         if self._facts is None:
             entry = self._loader.get(self.host.name)
             static = self.host.facts
-            self._facts = deep_merge(static, entry[0]) if entry else dict(static)
+            if not entry:
+                self._facts = dict(static)
+            elif entry[0].get(SOURCE_KEY) == GATHERED:
+                self._facts = deep_merge(entry[0], static)
+            else:
+                self._facts = deep_merge(static, entry[0])
         return self._facts
 
     @property

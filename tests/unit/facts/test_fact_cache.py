@@ -70,7 +70,7 @@ def test_store_gathered_uses_the_configured_cache(tmp_path):
     opened = open_cache(config.fact_cache)
     facts, gathered_at = opened.get_many(["h"])["h"]
     opened.close()
-    assert facts == {"a": 1} and gathered_at >= before
+    assert facts == {"a": 1, "orch_fact_source": "gathered"} and gathered_at >= before
 
 
 def test_reading_a_missing_sqlite_file_creates_nothing(tmp_path):
