@@ -19,14 +19,18 @@ COMMANDS = ("play", "call", "discover", "facts", "inventory", "agents", "runs", 
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse that raises instead of printing usage and exiting, so errors are one line."""
+    """argparse that raises instead of printing usage and exiting; ``main`` prints the usage
+    line once and the error on one line."""
 
     def error(self, message: str):
-        raise UsageError(f"{self.prog}: {message}")
+        prefix = "" if self.prog == "orch" else f"{self.prog}: "
+        raise UsageError(prefix + message, self.format_usage())
 
 
 class UsageError(Exception):
-    pass
+    def __init__(self, message: str, usage: str = ""):
+        super().__init__(message)
+        self.usage = usage
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
@@ -45,6 +49,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     )
     parser.add_argument("--traceback", action="store_true", help="show the Python traceback of an error")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    parser._subcommands = {}
     for name in (only,) if only else COMMANDS:
         module = importlib.import_module(f"orch.cli.commands.{name}")
         command_parser = sub.add_parser(
@@ -54,6 +59,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         command_parser.add_argument("--traceback", action="store_true", help=argparse.SUPPRESS)
         module.configure(command_parser)
         command_parser.set_defaults(_module=module)
+        parser._subcommands[name] = command_parser
     return parser
 
 
@@ -64,6 +70,7 @@ def main(argv: list[str] | None = None, env=None) -> int:
     try:
         return _main(argv, env)
     finally:
+        gc.unfreeze()  # a fleet command froze its start-up heap (runner.settle_heap)
         if collecting:
             gc.enable()
 
@@ -73,10 +80,15 @@ def _main(argv: list[str] | None, env) -> int:
 
     env = env or Environment()
     argv = sys.argv[1:] if argv is None else argv
-    parser = build_parser(_command_named(argv))
+    command = _command_named(argv)
+    parser = build_parser(command)
     try:
         args = parser.parse_args(argv)
     except UsageError as error:
+        usage = error.usage
+        if command and usage.startswith("usage: orch [") and command in parser._subcommands:
+            usage = parser._subcommands[command].format_usage()  # unknown flag of a command
+        env.stderr.write(usage)
         env.error(str(error))
         return ExitStatus.BAD_INPUT
     if not getattr(args, "command", None):

@@ -27,6 +27,7 @@ from orch.play.model import (
     RollingStep,
 )
 from orch.play.yamlfile import LineDict, LineList, load_yaml, read_play_text
+from orch.schema import check_validation
 
 
 class Registry(Protocol):
@@ -36,7 +37,8 @@ class Registry(Protocol):
 
 
 PLAY_KEYS = ("name", "description", "requires", "inputs", "nodes", "steps", "on_fail", "on_success")
-INPUT_KEYS = ("prompt", "type", "validation", "default", "sensitive", "description")
+INPUT_KEYS = ("prompt", "type", "validation", "default", "sensitive", "description", "maxlength",
+              "enum")
 NODE_KEYS = ("class", "fact", "identity", "agent", "select", "limit", "when_empty", "ping", "at_least",
              "lock")
 CALL_KEYS = ("call", "name", "nodes", "args", "batch_size", "batch_sleep", "tries", "try_sleep",
@@ -195,19 +197,23 @@ class _PlayParser:
                           f"{path}.type")
             validation = body.get("validation")
             if validation is not None:
-                if not isinstance(validation, str):
-                    self.fail("expected a regular expression", body, "validation", f"{path}.validation")
-                try:
-                    re.compile(validation)
-                except re.error as error:
-                    self.fail(f"not a valid regular expression: {error}", body, "validation",
-                              f"{path}.validation")
+                problem = check_validation(validation)  # a validator name or a regex
+                if problem:
+                    self.fail(problem, body, "validation", f"{path}.validation")
             sensitive = self.boolean(body.get("sensitive", False), body, "sensitive", f"{path}.sensitive")
+            maxlength = body.get("maxlength", 0)
+            if isinstance(maxlength, bool) or not isinstance(maxlength, int) or maxlength < 0:
+                self.fail("expected a whole number (0: no limit)", body, "maxlength",
+                          f"{path}.maxlength")
+            enum = body.get("enum", [])
+            if not isinstance(enum, list):
+                self.fail("expected a list of allowed values", body, "enum", f"{path}.enum")
             prompt = body.get("prompt") or name
             spec = InputSpec(name=name, where=self.where(value, name, path), prompt=str(prompt),
                              type=kind, validation=validation, default=body.get("default"),
                              sensitive=sensitive, description=str(body.get("description") or ""),
-                             has_default="default" in body)
+                             has_default="default" in body, maxlength=maxlength,
+                             enum=tuple(enum))
             if spec.has_default:
                 from orch.play.inputs import convert
 

@@ -105,4 +105,8 @@ def test_offline_commands(argv):
     assert code in (0, 1, 2), (argv, code, err)
     assert "Traceback" not in err, (argv, err)
     if code == 2:
-        assert err.startswith("orch") and err.count("\n") == 1, (argv, err)
+        # one error line, after argparse's usage line(s) for a usage error
+        lines = err.splitlines()
+        assert lines and lines[-1].startswith("orch: error: "), (argv, err)
+        assert err.count("orch: error: ") == 1, (argv, err)
+        assert len(lines) == 1 or lines[0].startswith("usage: orch"), (argv, err)

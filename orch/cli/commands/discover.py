@@ -66,8 +66,32 @@ def select_from_args(args, env, config=None):
     filter = Filter.from_args(args)
     selection = select(config, filter, max_age=max_age_from_args(args))
     if not selection.names:
-        raise NothingMatched(f"no host matched {filter.describe()}")
+        raise NothingMatched(f"no host matched {filter.describe()}{_why_nothing(config, filter)}")
     return selection
+
+
+def _why_nothing(config, filter) -> str:
+    """`` (no selected host has fact 'clustr')`` when a -F names a fact no host has: the
+    likeliest reason for an empty match is a typo in the fact's name."""
+    from orch.errors import InputError
+    from orch.select import Filter
+    from orch.select.discovery import select
+    from orch.select.facts_match import parse_fact_expression
+
+    try:
+        keys = [parse_fact_expression(text).key for text in filter.facts]
+        if not keys:
+            return ""
+        everyone = select(config, Filter(classes=filter.classes, identities=filter.identities,
+                                         agents=filter.agents))
+        selected = set(everyone.names)
+        missing = [key for key in keys
+                   if not any(set(hosts) & selected for _, hosts in everyone.value_groups(key))]
+    except InputError:
+        return ""
+    if not missing:
+        return ""
+    return " (" + "; ".join(f"no selected host has fact {key!r}" for key in missing) + ")"
 
 
 def run(args, env) -> int:
