@@ -86,5 +86,14 @@ class HostKeyRejected(Unreachable):
     """The host's key is unknown or changed; nothing was sent to it."""
 
 
+class ChannelLost(Unreachable):
+    """The connection or its process channel dropped mid-request.
+
+    A kind of ``Unreachable`` (the host is marked unreachable and its connection dropped, as
+    for a refused connection) that says the failure came after the host was reached, so the
+    request may have run there.
+    """
+
+
 class RequestTimeout(TransportError):
     """A request got no reply within its timeout."""

@@ -11,11 +11,10 @@ import asyncio
 import functools
 import struct
 
-from orch.errors import RequestTimeout, Unreachable
+from orch.errors import ChannelLost, RequestTimeout, Unreachable
 from orch.runtime.core import FRAME_HEADER, FRAME_MAX, decode_frame_body
 from orch.runtime.core import encode_frame as pack_frame
-from orch.transport import Connection
-from orch.transport.sshlib import asyncssh
+from orch.transport import Connection, RemoteProcess
 
 _LENGTH = struct.Struct(FRAME_HEADER)
 REPLY_MARGIN = 5.0  # the host enforces the request timeout itself; wait a little longer
@@ -35,7 +34,7 @@ class HostChannel:
         self.connection = connection
         self._command = command
         self._payload = payload
-        self._process: asyncssh.SSHClientProcess | None = None
+        self._process: RemoteProcess | None = None
         self._sent_modules: set[str] = set()
         self._lock = asyncio.Lock()
         self.hello: dict = {}
@@ -48,27 +47,25 @@ class HostChannel:
         """
         process = await self.connection.start_process(self._command)
         self._process = process
-        process.stdin.write(self._payload + first_frames)
+        process.write(self._payload + first_frames)
         self.hello = await self._read(timeout)
         if self.hello.get("kind") != "hello":
             raise Unreachable(f"remote runtime did not start: {self.hello!r:.200}")
 
     async def _read(self, timeout: float) -> dict:
         assert self._process is not None
-        stdout = self._process.stdout
+        process = self._process
         try:
             async with asyncio.timeout(timeout):  # one deadline for the frame, no extra task
-                header = await stdout.readexactly(_LENGTH.size)
+                header = await process.readexactly(_LENGTH.size)
                 (length,) = _LENGTH.unpack(header)
                 if length > FRAME_MAX:
                     raise Unreachable(f"reply frame too large ({length} bytes)")
-                body = await stdout.readexactly(length)
+                body = await process.readexactly(length)
         except asyncio.IncompleteReadError:
-            raise Unreachable(await self._exit_reason()) from None
+            raise ChannelLost(await self._exit_reason()) from None
         except TimeoutError:
             raise RequestTimeout(f"no reply within {timeout:g}s") from None
-        except (OSError, asyncssh.Error) as error:
-            raise Unreachable(f"connection lost: {error}") from None
         try:
             return decode_frame_body(body)
         except ValueError as error:
@@ -79,10 +76,10 @@ class HostChannel:
         detail = ""
         if process is not None:
             try:
-                err = await asyncio.wait_for(process.stderr.read(4096), 1)
+                err = await asyncio.wait_for(process.read_stderr(4096), 1)
                 detail = err.decode("utf-8", "replace").strip().splitlines()[-1:] if err else ""
                 detail = detail[0] if detail else ""
-            except (TimeoutError, OSError, asyncssh.Error):
+            except (TimeoutError, ChannelLost):
                 detail = ""
             status = process.exit_status
             signal = process.exit_signal
@@ -114,7 +111,7 @@ class HostChannel:
                     await self._start(timeout, frames)
                 else:
                     assert self._process is not None
-                    self._process.stdin.write(frames)
+                    self._process.write(frames)
                 while True:
                     reply = await self._read(timeout + REPLY_MARGIN)
                     if reply.get("kind") == "reply" and reply.get("reqid") == message["reqid"]:
@@ -128,8 +125,8 @@ class HostChannel:
         self._process = None
         if process is not None:
             try:
-                process.stdin.write(pack_frame({"kind": "exit"}))
-                process.stdin.write_eof()
-            except (OSError, asyncssh.Error):
+                process.write(pack_frame({"kind": "exit"}))
+                process.write_eof()
+            except ChannelLost:
                 pass
             process.close()

@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import os
 
-from orch.errors import HostKeyRejected, Unreachable
+from orch.errors import ChannelLost, HostKeyRejected, Unreachable
 from orch.transport import sshlib
 from orch.transport.known_hosts import KnownHosts
 from orch.transport.options import Target, TransportOptions
+from orch.transport.process import RemoteProcess
 from orch.transport.sshlib import asyncssh
 
 # Algorithm preferences, measured on the 200-host lab (bench/REPORT.md). asyncssh's default
@@ -29,12 +30,26 @@ class Connection:
         self.target = target
         self._ssh = ssh
 
-    async def start_process(self, command: str) -> asyncssh.SSHClientProcess:
-        """Start ``command`` (a fixed string orch owns, never user data) with binary pipes."""
+    async def start_process(self, command: str) -> RemoteProcess:
+        """Start ``command`` (a fixed string orch owns, never user data) with binary pipes.
+
+        :raises ChannelLost: the connection dropped.
+        :raises Unreachable: the host refused to open a session channel.
+        """
         try:
-            return await self._ssh.create_process(command, encoding=None)
-        except (OSError, asyncssh.Error) as error:
-            raise Unreachable(f"cannot start a process: {_reason(error)}") from None
+            return RemoteProcess(await self._ssh.create_process(command, encoding=None))
+        except (OSError, asyncssh.DisconnectError) as error:
+            raise ChannelLost(f"cannot start a process: {_reason(error)}") from None
+        except asyncssh.Error as error:
+            lost = self._ssh.is_closed()  # asyncssh says "channel open failed" for this too
+            raise (ChannelLost if lost else Unreachable)(
+                f"cannot start a process: {_reason(error)}") from None
+
+    @property
+    def peer_address(self) -> str:
+        """The address the connection actually reached (after any OpenSSH config alias)."""
+        peer = self._ssh.get_extra_info("peername")
+        return str(peer[0]) if peer else ""
 
     def close(self) -> None:
         self._ssh.close()

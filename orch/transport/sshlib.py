@@ -1,18 +1,20 @@
 """asyncssh, imported once for all of orch, with per-connection savings measured on the lab.
 
-Every module of orch that needs asyncssh imports it from here, so the adjustments below are in
-place before the first connection. Each removes work asyncssh's client does on every
-connection that a fleet run does not need; together they cut the controller's CPU per host
-(bench/REPORT.md, "findings"). They touch asyncssh internals, so they are applied only to the
-asyncssh minor release they were checked against (``TUNED_FOR``); on any other release only
-``no-x509`` applies (it uses asyncssh's own fallback), and with ``ORCH_SSH_TUNING=0`` in the
-environment asyncssh runs exactly as shipped.
+Only ``orch.transport`` imports asyncssh, and it imports it from here, so the adjustments below
+are in place before the first connection. Each removes work asyncssh's client does on every
+connection that a fleet run does not need (bench/REPORT.md, "asyncssh adjustments", has each
+one's measured gain). They touch asyncssh internals, so each applies only to the exact asyncssh
+release, and the exact code, it was checked against (``orch.transport.gate``); on any other,
+or with ``ORCH_SSH_TUNING=0`` (all) or ``ORCH_SSH_TUNING_OFF=name,...`` (some) in the
+environment, asyncssh runs as shipped. ``TUNING`` says, for each, "on" or "off: why";
+``APPLIED`` lists those on.
 
 - ``sign-first``: public-key auth sends the signed request at once instead of first asking the
   server whether it would accept the key (RFC 4252 §7 allows both). One round trip less per
   host, and sshd reads authorized_keys once instead of twice.
 - ``publickey-before-none``: auth starts with ``publickey`` rather than a ``none`` request
   whose only answer is the list of methods; ``none`` is still tried after it, as before.
+  One round trip less per host.
 - ``no-ignore-with-aead``: no empty ``SSH_MSG_IGNORE`` before every packet when the cipher is
   AEAD (AES-GCM, chacha20-poly1305). That padding defends CBC modes; orch prefers AES-GCM.
 - ``lazy-packet-log``: a packet's debug line is formatted only at asyncssh debug level 3, the
@@ -21,15 +23,18 @@ environment asyncssh runs exactly as shipped.
   the message would be logged; asyncssh formats them first, then lets logging drop them.
 - ``prepared-options``: connection options are prepared once per run and copied for each
   host (``connect``), instead of ``asyncssh.connect`` preparing them again for every host in a
-  worker thread: about 0.4 ms of controller CPU per host. Used only when no OpenSSH config
-  file was loaded, since its ``Host`` blocks would need each host's name.
+  worker thread. Used only when no OpenSSH config file was loaded, since its ``Host`` blocks
+  would need each host's name.
 - ``no-x509``: asyncssh is imported without its X.509 certificate support, which loads
-  ``cryptography.x509`` (about 18 ms of every start). orch authenticates with plain keys and
-  OpenSSH certificates; X.509 (RFC 6187) is a PKIX-SSH feature OpenSSH lacks. asyncssh runs
-  as it does where ``cryptography.x509`` is missing: it offers no x509v3 algorithms and skips
-  x509v3 lines in known_hosts. ``ORCH_SSH_TUNING=0`` brings it back with the rest.
-- importing asyncssh looks for liboqs in the library directories instead of running
-  ``ldconfig -p`` and ``gcc`` (``ctypes.util.find_library``), 40 ms of CPU per start.
+  ``cryptography.x509`` at every start. orch authenticates with plain keys and OpenSSH
+  certificates; X.509 (RFC 6187) is a PKIX-SSH feature OpenSSH lacks. asyncssh runs as it does
+  where ``cryptography.x509`` is missing: it offers no x509v3 algorithms and skips x509v3 lines
+  in known_hosts.
+- ``quick-find-library``: importing asyncssh looks for liboqs and nettle in the library
+  directories instead of running ``ldconfig -p`` and ``gcc`` (``ctypes.util.find_library``)
+  at every start.
+
+The last two happen while asyncssh is imported, so they apply only when orch imports it first.
 """
 
 from __future__ import annotations
@@ -42,10 +47,23 @@ import functools
 import os
 import sys
 import sysconfig
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
-TUNED_FOR = (2, 24)
-_TUNING = os.environ.get("ORCH_SSH_TUNING", "1") != "0"
+from orch.transport import gate
+
+IMPORT_TIME = ("no-x509", "quick-find-library")  # decided from asyncssh's files, before import
+_FIRST_IMPORT = "asyncssh" not in sys.modules
+VERSION = gate.installed_version()
+_FILE_DIGESTS = gate.digests(k for name in IMPORT_TIME for k in gate.CHECKED[name])
+
+
+def _decide_import_time(name: str) -> str:
+    if not _FIRST_IMPORT:
+        return "off: asyncssh was imported before orch.transport"
+    return gate.decide(name, VERSION, _FILE_DIGESTS, os.environ)
+
+
+TUNING: dict[str, str] = {name: _decide_import_time(name) for name in IMPORT_TIME}
 
 
 def _library_dirs() -> list[str]:
@@ -91,23 +109,20 @@ def _quick_find_library() -> Iterator[None]:
         _listing.cache_clear()
 
 
-if _TUNING and "asyncssh" not in sys.modules:
+if TUNING["no-x509"] == gate.ON:
     sys.modules.setdefault("asyncssh.crypto.x509", None)  # None: "import" raises ImportError
-_NO_X509 = sys.modules.get("asyncssh.crypto.x509", ()) is None
 
-with _quick_find_library():
+with _quick_find_library() if TUNING["quick-find-library"] == gate.ON else contextlib.nullcontext():
     import asyncssh  # noqa: E402
     from asyncssh import auth as _auth  # noqa: E402
     from asyncssh import connection as _connection  # noqa: E402
+    from asyncssh import encryption as _encryption  # noqa: E402
     from asyncssh import logging as _logging  # noqa: E402
     from asyncssh import packet as _packet  # noqa: E402
-    from asyncssh.encryption import encryption_needs_mac as _needs_mac  # noqa: E402
 
 
 def _sign_first() -> None:
     cls = _auth._ClientPublicKeyAuth
-    if not hasattr(cls, "_send_signed_request"):
-        raise AttributeError("_ClientPublicKeyAuth._send_signed_request")
 
     async def _start(self) -> None:
         self._keypair = await self._conn.public_key_auth_requested()
@@ -136,10 +151,11 @@ def _no_ignore_with_aead() -> None:
     original = cls.send_packet
     ignore = _connection.MSG_IGNORE
     empty = _packet.String(b"")
+    needs_mac = _encryption.encryption_needs_mac
 
     def send_packet(self, pkttype: int, *args: bytes, handler=None) -> None:
         if (pkttype == ignore and args == (empty,) and self._send_encryption
-                and not _needs_mac(self._enc_alg_cs)):
+                and not needs_mac(self._enc_alg_cs)):
             return
         original(self, pkttype, *args, handler=handler)
 
@@ -169,10 +185,7 @@ def _quiet_log() -> None:
 
 
 def _prepared_options() -> None:
-    # Nothing to patch: ``connect`` calls asyncssh's internal ``_connect`` when this is applied.
-    for name in ("_connect", "SSHClientConnection", "SSHClientConnectionOptions"):
-        if not hasattr(_connection, name):
-            raise AttributeError(name)
+    """Nothing to change: ``connect`` calls asyncssh's internal ``_connect`` when this is on."""
 
 
 _TWEAKS = {
@@ -185,30 +198,32 @@ _TWEAKS = {
 }
 
 
-def asyncssh_release(version: str) -> tuple[int, int]:
-    """``"2.24.1"`` → ``(2, 24)``; ``(0, 0)`` when unreadable."""
-    try:
-        major, minor = version.split(".")[:2]
-        return int(major), int(minor)
-    except ValueError:
-        return 0, 0
+DIGESTS: dict[str, str | None] = {
+    **_FILE_DIGESTS,
+    **gate.digests(k for name in _TWEAKS for k in gate.CHECKED[name])}
+"""SHA-256 of the asyncssh code each adjustment depends on, as installed (before any change)."""
 
 
-def _apply() -> tuple[str, ...]:
-    applied = ["no-x509"] if _NO_X509 else []
-    if not _TUNING or asyncssh_release(asyncssh.__version__) != TUNED_FOR:
-        return tuple(applied)
-    for name, tweak in _TWEAKS.items():
-        try:
-            tweak()
-        except AttributeError:
-            continue
-        applied.append(name)
-    return tuple(applied)
+def decide(version: str, environ: Mapping[str, str]) -> dict[str, str]:
+    """What each run-time adjustment would be on asyncssh ``version`` with ``environ``."""
+    return {name: gate.decide(name, version, DIGESTS, environ) for name in _TWEAKS}
 
 
-APPLIED: tuple[str, ...] = _apply()
+def _apply() -> None:
+    for name, state in decide(VERSION, os.environ).items():  # asyncssh/version.py's
+        if state == gate.ON:
+            _TWEAKS[name]()
+        TUNING[name] = state
+
+
+_apply()
+APPLIED: tuple[str, ...] = tuple(name for name, state in TUNING.items() if state == gate.ON)
 """The adjustments in effect in this process (empty: asyncssh exactly as shipped)."""
+
+
+def tuning_report() -> dict[str, str]:
+    """Each asyncssh adjustment, ``"on"`` or ``"off: <reason>"`` (for ``RunStarted``)."""
+    return dict(TUNING)
 
 
 class ClientOptions:
@@ -224,7 +239,8 @@ class ClientOptions:
     def __init__(self, **kwargs) -> None:
         self.kwargs = kwargs
         prepared = asyncssh.SSHClientConnectionOptions(**kwargs)
-        self.prepared = (prepared if "prepared-options" in APPLIED and not prepared.config.loaded
+        self.prepared = (prepared if TUNING["prepared-options"] == gate.ON
+                         and not prepared.config.loaded
                          else None)
 
 
@@ -247,5 +263,5 @@ async def connect(host: str, options: ClientOptions) -> asyncssh.SSHClientConnec
             per_host, (), loop, 0, None, factory, "Opening SSH connection to")
 
 
-__all__ = ["APPLIED", "TUNED_FOR", "asyncssh", "asyncssh_release", "ClientOptions", "connect",
-           "find_library_in_dirs"]
+__all__ = ["APPLIED", "DIGESTS", "TUNING", "VERSION", "asyncssh", "ClientOptions", "connect",
+           "decide", "find_library_in_dirs", "tuning_report"]

@@ -128,7 +128,7 @@ def test_policy_denial_is_audited_and_not_run(lab):
 
 def _known_hosts_copy(lab, tmp_path: Path, change: str | None = None) -> Path:
     """known_hosts with the entry of the host at address ``change`` given another key."""
-    import asyncssh
+    from orch.transport.sshlib import asyncssh
 
     lines = lab.known_hosts.read_text().splitlines()
     other = asyncssh.generate_private_key("ssh-ed25519").export_public_key().decode().strip()

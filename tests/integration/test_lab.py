@@ -9,11 +9,11 @@ import re
 import uuid
 from pathlib import Path
 
-import asyncssh
 import pytest
 import yaml
 
 from orch.lab import layout, processes
+from orch.transport.sshlib import asyncssh
 
 pytestmark = pytest.mark.lab
 

@@ -9,7 +9,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from orch.errors import Unreachable
+from orch.errors import ChannelLost, Unreachable
+from orch.rpc.channel import HostChannel
 from orch.transport import Pool, Target, TransportOptions, sshlib
 from orch.transport.sshlib import asyncssh
 
@@ -51,8 +52,8 @@ async def _run_true(lab, key: str) -> bytes:
     async with Pool(options) as pool:
         connection = await pool.connect(target)
         process = await connection.start_process("echo ok")
-        out = await process.stdout.read()
-        await process.wait()
+        out = await process.readexactly(3)
+        assert await process.wait() == 0
         return out
 
 
@@ -85,7 +86,7 @@ async def test_hosts_that_share_settings_each_reach_their_own_address(lab):
         connections = await asyncio.gather(*(
             pool.connect(Target(name, lab.hosts[name], lab.port, lab.user, str(lab.client_key)))
             for name in names))
-        peers = [c._ssh.get_extra_info("peername")[0] for c in connections]
+        peers = [c.peer_address for c in connections]
         shared = list(pool._prepared.values())
     assert len(shared) == 1
     if "prepared-options" in sshlib.APPLIED:
@@ -103,7 +104,7 @@ async def test_an_openssh_config_host_block_still_applies_per_host(lab, tmp_path
     target = Target("dev2", "dev2-alias", lab.port, lab.user, str(lab.client_key))
     async with Pool(options) as pool:
         connection = await pool.connect(target)
-        assert connection._ssh.get_extra_info("peername")[0] == lab.hosts["dev2"]
+        assert connection.peer_address == lab.hosts["dev2"]
 
 
 async def test_a_connection_let_go_early_says_goodbye_once(lab):
@@ -114,3 +115,28 @@ async def test_a_connection_let_go_early_says_goodbye_once(lab):
                                       str(lab.client_key)))
             pool.forget("dev1")  # what a one-step call does once the host has answered
     assert packets.sent("MSG_DISCONNECT") == 1
+
+
+def _target(lab, name: str = "dev1") -> Target:
+    return Target(name, lab.hosts[name], lab.port, lab.user, str(lab.client_key))
+
+
+async def test_a_process_that_exits_is_reported_with_its_status_and_last_stderr_line(lab):
+    options = TransportOptions(known_hosts=str(lab.known_hosts), connect_timeout=20)
+    async with Pool(options) as pool:
+        connection = await pool.connect(_target(lab))
+        channel = HostChannel(connection, "echo first >&2; echo boom >&2; exit 3", b"")
+        with pytest.raises(ChannelLost, match="^remote runtime exited with status 3: boom$"):
+            await channel.request({"kind": "request", "reqid": "r1"}, [], 20)
+
+
+async def test_a_connection_dropped_mid_request_is_channel_lost(lab):
+    options = TransportOptions(known_hosts=str(lab.known_hosts), connect_timeout=20)
+    async with Pool(options) as pool:
+        connection = await pool.connect(_target(lab))
+        process = await connection.start_process("sleep 30")
+        pool.forget("dev1")  # the connection goes away under the running process
+        with pytest.raises((ChannelLost, asyncio.IncompleteReadError)):
+            await asyncio.wait_for(process.readexactly(1), 20)
+        with pytest.raises(ChannelLost, match="^cannot start a process: "):
+            await connection.start_process("true")
