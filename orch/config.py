@@ -55,7 +55,7 @@ class Config:
     request_timeout: float = 60.0
     known_hosts: str = "~/.ssh/known_hosts"
     host_key_policy: str = "strict"  # strict | accept-new
-    remote_python: str = "/usr/bin/python3"
+    remote_python: str = "auto"  # or a path; per host: ansible_python_interpreter
     ssh_user: str = ""
     ssh_key: str = ""
     lab_dir: str = "~/.orch/lab"

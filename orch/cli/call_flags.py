@@ -40,3 +40,49 @@ def options_from_args(args: argparse.Namespace, **fixed) -> options.CallOptions:
     values.update(fixed)
     return options.CallOptions.build(
         values, lambda name: Where(path=options.BY_NAME[name].flag or name))
+
+
+def add_become_flags(parser: argparse.ArgumentParser) -> None:
+    """Privilege escalation, as Ansible's: ``-b``, ``--become-user``, ``-K``, …"""
+    group = parser.add_argument_group("privilege escalation (as Ansible's)")
+    group.add_argument("-b", "--become", action="store_true", default=None,
+                       help="run the runtime under sudo (su, doas) on every host; without it, "
+                       "hosts whose inventory sets ansible_become escalate")
+    group.add_argument("--become-user", metavar="USER", help=options.describe("become_user"))
+    group.add_argument("--become-method", metavar="METHOD", help=options.describe("become_method"))
+    group.add_argument("-K", "--ask-become-pass", action="store_true",
+                       help="ask for the become password once, on the terminal")
+    group.add_argument("--become-password-file", metavar="FILE",
+                       help="read the become password from FILE (its first line)")
+
+
+def become_from_args(args: argparse.Namespace, env) -> tuple[dict, str | None]:
+    """The become options the flags give, and the password (asked once, or read from a file).
+
+    The password is never put in the options, argv or environment: the run hands it to the
+    session, which writes it to sudo's stdin, and masks it everywhere.
+    """
+    values = {"become": True if args.become else None, "become_user": args.become_user,
+              "become_method": args.become_method}
+    password = None
+    if args.become_password_file:
+        from pathlib import Path
+
+        from orch.config import read_regular_file
+
+        path = Path(args.become_password_file)
+        if not path.is_absolute():
+            path = Path(env.cwd) / path
+        data = read_regular_file(path, "become password file", limit=64 * 1024,
+                                 where=Where(path="--become-password-file"))
+        password = data.decode("utf-8", "replace").split("\n", 1)[0].rstrip("\r")
+    elif args.ask_become_pass:
+        if not env.stdin_isatty:
+            from orch.errors import InputError
+
+            raise InputError("-K needs a terminal to ask on; use --become-password-file",
+                             Where(path="-K"))
+        import getpass
+
+        password = getpass.getpass("BECOME password: ", stream=env.stderr)
+    return {key: value for key, value in values.items() if value is not None}, password

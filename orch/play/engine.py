@@ -105,6 +105,7 @@ class Engine:
         narrow: Callable[[list], list] | None = None,
         check: bool = False,
         ssh_tuning: dict | None = None,
+        defaults: CallOptions | None = None,
     ):
         self.sink = sink
         self.session = session
@@ -119,6 +120,7 @@ class Engine:
         self.narrow = narrow  # --limit / -I of orch play: narrows every node set
         self.check = check  # a dry run: every call in check mode
         self.ssh_tuning = dict(ssh_tuning or {})
+        self.defaults = defaults  # become settings of orch play -b, for steps that say none
         self.last_result: Any = None  # the runner's StepResult of the latest call
         self.failed: dict[str, str] = {}
         self.unreachable: dict[str, str] = {}
@@ -236,6 +238,10 @@ class Engine:
         """
         if self.check and not options.check:
             options = CallOptions.build({"check": True}, base=options)
+        if self.defaults is not None and options.become is None:
+            options = CallOptions.build({key: getattr(self.defaults, key) for key in
+                                         ("become", "become_user", "become_method")},
+                                        base=options)
         todo, skipped = [], []
         for host in hosts:
             if skip_done and (step_id, host.name) in self.done:

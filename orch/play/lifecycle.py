@@ -38,6 +38,8 @@ class Run:
         narrow: Callable[[list], list] | None = None,
         check: bool = False,
         locking: bool = True,
+        become_password: str | None = None,
+        defaults: Any = None,
         discover: Callable[[dict], list] | None = None,
     ):
         self.config = config
@@ -51,6 +53,8 @@ class Run:
         self.narrow = narrow
         self.check = check
         self.locking = locking  # False: --no-lock (journaled by the front end)
+        self.become_password = become_password  # never in an event: the session writes it
+        self.defaults = defaults  # CallOptions the CLI gives every step (e.g. -b)
         self.discover = discover or _discoverer(config)
         self.run_id = new_run_id()
         self._pipe_closed = False
@@ -88,13 +92,14 @@ class Run:
         run_id = self.run_id
         try:
             async with RpcSession(self.config, self.registry, sink, run_id,
-                                  host_key_policy=self.host_key_policy) as session:
+                                  host_key_policy=self.host_key_policy,
+                                  become_password=self.become_password) as session:
                 engine = Engine(sink, session, self.discover, run_id, session.caller,
                                 done=self.done, resumed_from=self.resumed_from,
                                 masker=self.masker, narrow=self.narrow, check=self.check,
                                 lock=(lambda hosts: journal.lock(run_id, hosts))
                                 if self.locking else None,
-                                ssh_tuning=tuning_report())
+                                ssh_tuning=tuning_report(), defaults=self.defaults)
                 return await engine.run(name, kind, inputs, lambda: body(engine), lazy=lazy)
         except (KeyboardInterrupt, asyncio.CancelledError):
             journal.mark(run_id, "interrupted")

@@ -12,7 +12,8 @@ import functools
 import struct
 
 from orch.errors import ChannelLost, RequestTimeout, Unreachable
-from orch.runtime.core import FRAME_HEADER, FRAME_MAX, decode_frame_body
+from orch.rpc.become import Become, escalate
+from orch.runtime.core import EXIT_FRAME, FRAME_HEADER, FRAME_MAX, decode_frame_body, module_frame
 from orch.runtime.core import encode_frame as pack_frame
 from orch.transport import Connection, RemoteProcess
 
@@ -23,17 +24,20 @@ REPLY_MARGIN = 5.0  # the host enforces the request timeout itself; wait a littl
 @functools.lru_cache(maxsize=64)
 def _module_frame(name: str, digest: str, source: bytes) -> bytes:
     """A module's frame, encoded once per run rather than once per host."""
-    return pack_frame({"kind": "module", "name": name, "hash": digest,
-                       "source": source.decode("utf-8")})
+    return pack_frame(module_frame(name, digest, source.decode("utf-8")))
 
 
 class HostChannel:
     """The remote runtime on one host, for the life of the run."""
 
-    def __init__(self, connection: Connection, command: str, payload: bytes):
+    def __init__(self, connection: Connection, command: str, payload: bytes, *,
+                 become: Become | None = None, prompt: str = "", password: str | None = None):
         self.connection = connection
         self._command = command
         self._payload = payload
+        self._become = become
+        self._prompt = prompt
+        self._password = password
         self._process: RemoteProcess | None = None
         self._sent_modules: set[str] = set()
         self._lock = asyncio.Lock()
@@ -47,6 +51,8 @@ class HostChannel:
         """
         process = await self.connection.start_process(self._command)
         self._process = process
+        if self._become is not None:  # one round trip more: sudo must let the runtime start
+            await escalate(process, self._become, self._prompt, self._password, timeout)
         process.write(self._payload + first_frames)
         self.hello = await self._read(timeout)
         if self.hello.get("kind") != "hello":
@@ -125,7 +131,7 @@ class HostChannel:
         self._process = None
         if process is not None:
             try:
-                process.write(pack_frame({"kind": "exit"}))
+                process.write(pack_frame(EXIT_FRAME))
                 process.write_eof()
             except ChannelLost:
                 pass

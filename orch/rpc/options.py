@@ -48,6 +48,10 @@ OPTIONS: tuple[Option, ...] = (
     Option("check", "bool", "dry run: actions that support it report what they would change; "
            "the others are skipped", flag="--check"),
     Option("lock", "bool", "take the run lock of the hosts (off: --no-lock)"),
+    Option("become", "bool", "run the action as another user (sudo; default: the host's "
+           "ansible_become)"),
+    Option("become_user", "name", "the user to become (default: ansible_become_user, else root)"),
+    Option("become_method", "name", "sudo, su or doas (default: ansible_become_method, else sudo)"),
 )
 BY_NAME = {option.name: option for option in OPTIONS}
 
@@ -68,6 +72,9 @@ class CallOptions:
     max_fail: int | str = 0  # a count, or "N%" of the step's hosts
     check: bool = False
     lock: bool = True
+    become: bool | None = None  # None: each host's ansible_become
+    become_user: str | None = None
+    become_method: str | None = None
 
     def __post_init__(self) -> None:
         for option in OPTIONS:
@@ -110,6 +117,10 @@ def parse(name: str, value: Any) -> Any:
         raise InputError(f"{name}: expected true or false, got {value!r}")
     if option.kind == "max_fail":
         return _max_fail(value)
+    if option.kind == "name":
+        if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.@-]*", value):
+            raise InputError(f"{name}: expected a name, got {value!r}")
+        return value
     if option.kind == "int":
         number = _integer(name, value)
     else:

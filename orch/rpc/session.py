@@ -14,9 +14,11 @@ import getpass
 import os
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
-from orch.errors import RequestTimeout, TransportError, Unreachable
+from orch.errors import InputError, RequestTimeout, TransportError, Unreachable, Where
 from orch.output import events as ev
+from orch.rpc.become import Become, new_prompt
 from orch.rpc.options import DEFAULT_OPTIONS, CallOptions
 from orch.rpc.result import OK, SKIPPED, UNREACHABLE, HostResult, StepResult
 from orch.rpc.summary import summaries
@@ -39,7 +41,7 @@ class RpcSession:
     """One run's connections and remote runtimes; ``call`` runs one step."""
 
     def __init__(self, config, registry, sink: ev.Sink, run_id: str, caller: str | None = None,
-                 host_key_policy: str | None = None):
+                 host_key_policy: str | None = None, become_password: str | None = None):
         from orch.runtime import bootstrap
 
         self.config = config
@@ -53,8 +55,10 @@ class RpcSession:
             host_key_policy=host_key_policy or config.host_key_policy,
             concurrency=config.concurrency,
         ))
-        self._command = bootstrap.command(config.remote_python)
         self._payload = bootstrap.payload()
+        self._commands: dict = {}
+        self._become_password = become_password
+        self._prompt = new_prompt()
         self._channels: dict = {}
         self._semaphore = asyncio.Semaphore(config.concurrency)
 
@@ -94,6 +98,8 @@ class RpcSession:
         action that does not declare ``check_mode`` is not sent: every host is Skipped.
         """
         spec, checked = self.prepare(module, action, args)
+        if spec.flag(action, "needs_root") and not options.check:
+            self._check_root(hosts, module, action, options)
         declared = spec.declaration.get("timeout")
         timeout = float(options.timeout or declared or self.config.request_timeout)
         modules = [(spec.name, spec.hash, spec.source)]
@@ -149,7 +155,7 @@ class RpcSession:
             async with limit:
                 self.sink(ev.HostStarted(step_id, host.name, attempt))
                 outcome = await self._attempt(host, module, action, args, modules, timeout,
-                                              attempt, options.check)
+                                              attempt, options)
             final = outcome.ok or attempt == tries
             if outcome.unreachable:
                 self.sink(ev.HostUnreachable(step_id, host.name, outcome.message,
@@ -166,27 +172,76 @@ class RpcSession:
             self._drop(host.name)
         return outcome
 
+    def runtime_of(self, host, options: CallOptions) -> Runtime:
+        """How ``host``'s runtime starts for this call: interpreter, escalation, password."""
+        host_vars = getattr(host, "vars", None) or {}
+        python = str(host_vars.get("ansible_python_interpreter") or self.config.remote_python)
+        if python.startswith("auto"):  # Ansible's auto, auto_silent, auto_legacy
+            python = "auto"
+        becoming = options.become
+        if becoming is None:
+            becoming = _truthy(host_vars.get("ansible_become", False))
+        become = None
+        password = None
+        if becoming:
+            become = Become(
+                method=str(host_vars.get("ansible_become_method") or options.become_method
+                           or "sudo"),
+                user=str(host_vars.get("ansible_become_user") or options.become_user or "root"),
+                exe=str(host_vars.get("ansible_become_exe") or ""),
+                flags=str(host_vars.get("ansible_become_flags") or ""))
+            password = host_vars.get("ansible_become_password") or self._become_password
+        key = (python, become)
+        command = self._commands.get(key)
+        if command is None:
+            from orch.runtime import bootstrap
+
+            command = self._commands[key] = bootstrap.command(python, become, self._prompt)
+        return Runtime(command, become, None if password is None else str(password),
+                       become.user if become else "")
+
+    def _check_root(self, hosts, module: str, action: str, options: CallOptions) -> None:
+        """An action that needs root, on hosts where it would not run as root: refuse them
+        all before anything is sent."""
+        login = getpass.getuser()
+        short = []
+        for host in hosts:
+            runtime = self.runtime_of(host, options)
+            user = runtime.as_user or getattr(host, "user", None) or self.config.ssh_user or login
+            if user != "root":
+                short.append(f"{host.name} ({user})")
+        if short:
+            shown = ", ".join(short[:5]) + (f" and {len(short) - 5} more" if len(short) > 5 else "")
+            raise InputError(f"{module}.{action} needs root; it would run as another user on "
+                             f"{shown}: use -b/--become (or ansible_become)",
+                             Where(path=f"{module}.{action}"))
+
     def _drop(self, name: str) -> None:
         """Forget ``name``'s runtime and close its connection: it died, or the run is done
         with it. Closing the connection is enough: sshd ends the session and the runtime exits
         at the end of its input, as after an exit frame, without the channel's own exit, EOF
         and close packets each way. The next request to the host starts afresh."""
-        self._channels.pop(name, None)
+        for key in [key for key in self._channels if key[0] == name]:
+            self._channels.pop(key, None)
         self.pool.forget(name)
 
     async def _attempt(self, host, module, action, args, modules, timeout, attempt,
-                       check_mode=False) -> HostResult:
+                       options: CallOptions) -> HostResult:
         from orch.rpc.channel import HostChannel
 
         started = time.monotonic()
         message = core.request_frame(os.urandom(16).hex(), self.caller, module, action, args,
-                                     timeout, check_mode)
+                                     timeout, options.check)
         try:
-            channel = self._channels.get(host.name)
+            runtime = self.runtime_of(host, options)
+            key = (host.name, runtime.as_user)
+            channel = self._channels.get(key)
             if channel is None:
                 connection = await self.pool.connect(target_of(host, self.config))
-                channel = HostChannel(connection, self._command, self._payload)
-                self._channels[host.name] = channel
+                channel = HostChannel(connection, runtime.command, self._payload,
+                                      become=runtime.become, prompt=self._prompt,
+                                      password=runtime.password)
+                self._channels[key] = channel
             reply = await channel.request(message, modules, timeout)
         except RequestTimeout as error:
             return HostResult(host.name, core.UNKNOWN_ERROR, f"request timed out: {error}", {},
@@ -211,6 +266,22 @@ class RpcSession:
                           time.monotonic() - started, attempt,
                           changed if isinstance(changed, bool) else None,
                           str(channel.hello.get("caller") or ""))
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """How one host's runtime starts: the command, its escalation and the password for it."""
+
+    command: str
+    become: Become | None
+    password: str | None = field(default=None, repr=False)
+    as_user: str = ""  # the user it runs as under escalation ("" : the login user)
+
+
+def _truthy(value) -> bool:
+    if isinstance(value, bool):
+        return value
+    return str(value).strip().lower() in ("true", "yes", "1", "on", "y")
 
 
 def _batches(hosts: list, size: int) -> list[list]:

@@ -13,6 +13,12 @@ Nothing is written to disk. ``-I`` ignores PYTHON* variables and the user's site
 ``-S`` skips ``site``: the runtime sees only the standard library.
 
 COMMAND contains no single quote, so it can sit inside ``'...'`` in any POSIX shell command.
+
+``remote_python = auto`` (or ``ansible_python_interpreter=auto``) tries ``INTERPRETERS`` in
+order in the same command, so finding the interpreter costs no extra round trip; an
+interpreter older than 3.6, or none, ends the command with one line saying what was found.
+Under escalation (``orch.rpc.become``) the first stage first writes ``READY`` to stdout, so
+the controller knows sudo let it through before it sends the payload.
 """
 
 from __future__ import annotations
@@ -26,8 +32,14 @@ import types
 import zlib
 from pathlib import Path
 
+#: Interpreters ``auto`` looks for, in order (the first one found runs, or says it is too old).
+INTERPRETERS = ("python3", "/usr/bin/python3", "/usr/libexec/platform-python",
+                "/usr/local/bin/python3") + tuple(f"python3.{minor}" for minor in range(13, 5, -1))
+
 #: The source ``python3 -c`` runs. Kept short and plain: an auditor reads it in the process list.
 COMMAND = """import os,sys,types,zlib,marshal
+if sys.version_info < (3, 6):
+    sys.exit("orch: %s is Python %d.%d; orch needs 3.6 or newer" % ((sys.executable,) + tuple(sys.version_info[:2])))
 def read(count):
     data = b""
     while len(data) < count:
@@ -58,9 +70,34 @@ runtime.main()
 CORE_PATH = Path(__file__).with_name("core.py")
 
 
-def command(python: str = "/usr/bin/python3") -> str:
-    """The shell command that starts the first stage with the given remote interpreter."""
-    return f"exec {shlex.quote(python)} -I -S -c '{COMMAND}'"
+#: The ready marker the first stage writes under escalation (``orch.rpc.become.READY``).
+READY_LINE = """os.write(1, b"\\x00orch-ready\\n")
+"""
+
+
+def command(python: str = "/usr/bin/python3", become=None, prompt: str = "") -> str:
+    """The shell command that starts the first stage with the given remote interpreter.
+
+    ``python``: a path or name, or ``auto``; ``become``: an ``orch.rpc.become.Become`` (the
+    command then runs under it and announces itself with the ready marker).
+    """
+    source = COMMAND
+    if become is not None:
+        head, _, rest = COMMAND.partition("\n")
+        source = head + "\n" + READY_LINE + rest
+    if python == "auto":
+        names = " ".join(shlex.quote(name) for name in INTERPRETERS)
+        script = (f"for p in {names}; do if command -v \"$p\" >/dev/null 2>&1; then "
+                  f"exec \"$p\" -I -S -c '{source}'; fi; done; "
+                  f"echo \"orch: no python3 found on this host (tried {' '.join(INTERPRETERS)})\" >&2;"
+                  f" exit 127")
+    else:
+        script = f"exec {shlex.quote(python)} -I -S -c '{source}'"
+    if become is not None:
+        return become.wrap(script, prompt)
+    if python == "auto":
+        return f"exec /bin/sh -c {shlex.quote(script)}"
+    return script
 
 
 @functools.lru_cache(maxsize=1)

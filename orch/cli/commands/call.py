@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-from orch.cli.call_flags import add_call_flags, add_run_flags, options_from_args
+from orch.cli.call_flags import (
+    add_become_flags,
+    add_call_flags,
+    add_run_flags,
+    become_from_args,
+    options_from_args,
+)
 from orch.cli.selection_flags import add_selection_flags
 from orch.errors import InputError, Where
 
@@ -39,6 +45,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add_selection_flags(parser)
     add_call_flags(parser)
     add_run_flags(parser)
+    add_become_flags(parser)
     out = parser.add_argument_group("output")
     out.add_argument("-v", "--verbose", action="store_true", help="a line per host")
     out.add_argument("--summarize", action="store_true", help="print the action's aggregate summaries")
@@ -79,8 +86,9 @@ async def execute(args, env, module: str, action: str, arguments: dict) -> int:
 
     config = config_from_args(args, env)
     registry = load_registry(config)
+    become, password = become_from_args(args, env)
     options = options_from_args(args, verbose=args.verbose, summarize=args.summarize,
-                                check=args.check, lock=not args.no_lock)
+                                check=args.check, lock=not args.no_lock, **become)
     spec = registry.get(module)
     checked = spec.prepare_args(action, arguments)  # bad input fails before anything else
     secret = spec.sensitive_inputs(action)
@@ -90,8 +98,11 @@ async def execute(args, env, module: str, action: str, arguments: dict) -> int:
         hosts = offering(hosts, module)
         if not hosts:
             raise NothingMatched(f"none of the selected hosts offers {module}")
+    masker = Masker(value for key, value in checked.items() if key in secret)
+    if password:
+        masker.add(password)
     run = Run(config, registry, make_sink(env, json=args.json, verbose=args.verbose),
-              masker=Masker(value for key, value in checked.items() if key in secret),
+              masker=masker, become_password=password,
               host_key_policy="accept-new" if args.accept_new else None, check=args.check,
               locking=not args.no_lock)
     read_only = spec.flag(action, "read_only")

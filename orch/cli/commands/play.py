@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from orch.cli.call_flags import add_run_flags
+from orch.cli.call_flags import add_become_flags, add_run_flags
 
 SETTLES_HEAP = True  # see orch.cli.runner.settle_heap
 HELP = "run a play (YAML or Python): discover, call in batches, retry, summarize, notify"
@@ -41,6 +41,7 @@ def configure(parser) -> None:
     narrow.add_argument("-I", "--identity", dest="identities", action="append", default=[],
                         metavar="NAME", help="only these hosts (name, glob or /regex/; repeatable)")
     add_run_flags(parser)
+    add_become_flags(parser)
     parser.add_argument("-v", "--verbose", action="store_true", help="a line per host for every step")
     parser.add_argument("--json", action="store_true", help="JSON Lines: one event per line")
 
@@ -108,10 +109,17 @@ def run(args, env) -> int:
             return 0
         if args.no_lock:
             shown = {**shown, "--no-lock": True}
+        from orch.cli.call_flags import become_from_args
+        from orch.rpc.options import CallOptions
+
+        become, password = become_from_args(args, env)
+        if password:
+            masker.add(password)
         run = Run(config, registry, make_sink(env, json=args.json, verbose=args.verbose),
                   masker=masker, journal=journal, resumed_from=args.resume, done=done,
                   host_key_policy="accept-new" if args.accept_new else None, narrow=narrow,
-                  check=args.check, locking=not args.no_lock)
+                  check=args.check, locking=not args.no_lock, become_password=password,
+                  defaults=CallOptions.build(become) if become else None)
 
         async def main():
             settle_heap()
