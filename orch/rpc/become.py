@@ -15,14 +15,15 @@ import secrets
 import shlex
 from dataclasses import dataclass
 
-from orch.errors import InputError, Unreachable, Where
+from orch.errors import InputError, TransportError, Where
 
 METHODS = ("sudo", "su", "doas")
 READY = b"\x00orch-ready\n"
 
 
-class BecomeFailed(Unreachable):
-    """Escalation failed on a host: wrong password, not in sudoers, a tty required."""
+class BecomeFailed(TransportError):
+    """Escalation failed on a host: wrong password, not in sudoers, a tty required. The host
+    was reached, so it is *failed*, not unreachable."""
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from orch.errors import InputError, RequestTimeout, TransportError, Unreachable, Where
 from orch.output import events as ev
-from orch.rpc.become import Become, new_prompt
+from orch.rpc.become import Become, BecomeFailed, new_prompt
 from orch.rpc.options import DEFAULT_OPTIONS, CallOptions
 from orch.rpc.result import OK, SKIPPED, UNREACHABLE, HostResult, StepResult
 from orch.rpc.summary import summaries
@@ -245,6 +245,9 @@ class RpcSession:
             reply = await channel.request(message, modules, timeout)
         except RequestTimeout as error:
             return HostResult(host.name, core.UNKNOWN_ERROR, f"request timed out: {error}", {},
+                              time.monotonic() - started, attempt)
+        except BecomeFailed as error:
+            return HostResult(host.name, core.ABORTED, str(error), {},
                               time.monotonic() - started, attempt)
         except Unreachable as error:
             self._drop(host.name)
