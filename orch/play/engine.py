@@ -107,6 +107,20 @@ class Interrupt:
             return f"signal {self.signals[0]}"
 
 
+class BadTarget(InputError):
+    """A host's connection settings are wrong (``ansible_port: eighty``): a usage error of the
+    inventory, found before anything is sent (exit 2 naming the host and the variable)."""
+
+
+def check_targets(hosts: list) -> None:
+    """Raise BadTarget for the first host whose inventory port cannot be used."""
+    for host in hosts:
+        try:
+            getattr(host, "port", None)
+        except InputError as error:
+            raise BadTarget(error.message, error.where) from None
+
+
 class RunRefused(OrchError):
     """The run stops before changing anything (a node set is empty, its hosts are locked)."""
 
@@ -211,6 +225,10 @@ class Engine:
             ok, message = await body()
         except RunRefused as refused:
             ok, message = False, refused.message
+        except BadTarget:
+            self.begin(inputs)
+            self.finish(False, "stopped before anything was sent: a host's settings are wrong")
+            raise
         except StepFailure as failure:  # a front end that let one escape (Python plays)
             ok, message = False, failure.reason
         except Exception as error:
@@ -350,6 +368,7 @@ class Engine:
         if at_least is not None and len(hosts) < at_least:
             raise EmptyNodeSet(when_empty or
                                f"node set {name!r}: found {len(hosts)} host(s), need at least {at_least}")
+        check_targets(hosts)
         if lock:
             self.lock_hosts([host.name for host in hosts])
         return hosts
@@ -462,6 +481,7 @@ class Engine:
         A changing action takes the hosts' run locks as a play does (``options.lock``); each
         host hangs up as soon as its last attempt is over, since nothing else follows."""
         self.emit(ev.Discovered(nodes=step_id, hosts=[host.name for host in hosts]))
+        check_targets(hosts)
         if options.lock and not read_only:
             self.lock_hosts([host.name for host in hosts])
         try:
@@ -523,7 +543,7 @@ class Engine:
                 self.emit(ev.StepFailed(step=failure.step, reason=failure.reason))
                 return False, f"play {play.name!r} stopped before changing anything"
             await self._steps(play.steps[first:], context, hosts_by_set, prefix)
-        except RunRefused:
+        except (RunRefused, BadTarget):
             raise
         except Exception as error:
             failure = error if isinstance(error, StepFailure) else StepFailure(
@@ -745,6 +765,40 @@ class Engine:
 
 
 PING_OPTIONS = CallOptions(try_sleep=0)
+_STEP_OPTIONS = ("batch_size", "batch_sleep", "tries", "try_sleep", "timeout", "max_fail")
+
+
+def check_play_options(play: Play, inputs: dict) -> None:
+    """Render every step option that is a template of the inputs alone (``try_sleep: "{{
+    try_sleep }}"``) and check it by its option's rules now: ``-e try_sleep=1e9`` or
+    ``batch_size=0`` is a usage error (exit 2) before any host is contacted, not a failure
+    after the servers are out of the load balancer. Options that use registered results or
+    nodes are checked when their step runs."""
+    context = {**inputs, "inputs": dict(inputs)}
+
+    def walk(steps: tuple) -> None:
+        for step in steps:
+            names = _STEP_OPTIONS if isinstance(step, CallStep) else ()
+            if isinstance(step, RollingStep):
+                names = ("batch_size", "batch_sleep")
+                walk(step.steps)
+            for name in names:
+                value = getattr(step, name)
+                if not template.is_template(value):
+                    continue
+                try:
+                    value = template.render(value, context, step.where)
+                except InputError:
+                    continue  # needs more than the inputs: checked at run time
+                try:
+                    parsed = call_options.parse(name, value)
+                except InputError as error:
+                    raise InputError(error.message, step.where) from None
+                if isinstance(step, RollingStep) and name == "batch_size" and parsed < 1:
+                    raise InputError(f"batch_size: a rolling step needs at least 1, got {parsed}",
+                                     step.where)
+
+    walk(play.steps + play.on_fail + play.on_success + (play.on_interrupt or ()))
 
 
 def step_options(step: CallStep, context: dict) -> CallOptions:

@@ -103,6 +103,9 @@ def run(args, env) -> int:
         masker = Masker()
         if kind == "yaml":
             values = resolve_inputs(play.inputs, given, ask, args.play)
+            from orch.play.engine import check_play_options
+
+            check_play_options(play, values)
             shown = masked(play.inputs, values)
             for spec in play.inputs:
                 if spec.sensitive:
