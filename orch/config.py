@@ -53,6 +53,7 @@ class Config:
     concurrency: int = 100
     connect_timeout: float = 10.0
     request_timeout: float = 60.0
+    interrupt_grace: float = 10.0  # after SIGINT/SIGTERM: how long requests in flight may end
     known_hosts: str = "~/.ssh/known_hosts"
     host_key_policy: str = "strict"  # strict | accept-new
     remote_python: str = "auto"  # or a path; per host: ansible_python_interpreter
@@ -66,7 +67,7 @@ _LIST_KEYS = {"inventory", "module_paths"}
 _PATH_KEYS = {"known_hosts", "ssh_key", "lab_dir"}
 _URL_KEYS = {"fact_cache", "journal"}
 _INT_KEYS = {"concurrency"}
-_DURATION_KEYS = {"connect_timeout", "request_timeout"}
+_DURATION_KEYS = {"connect_timeout", "request_timeout", "interrupt_grace"}
 _CHOICES = {"host_key_policy": {"strict", "accept-new"}}
 
 

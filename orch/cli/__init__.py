@@ -85,10 +85,12 @@ def _main(argv: list[str] | None, env) -> int:
     try:
         args = parser.parse_args(argv)
     except UsageError as error:
-        usage = error.usage
-        if command and usage.startswith("usage: orch [") and command in parser._subcommands:
-            usage = parser._subcommands[command].format_usage()  # unknown flag of a command
-        env.stderr.write(usage)
+        if str(error).startswith("unrecognized arguments"):
+            # An unknown flag: the command's usage line once, so the right spelling is at hand.
+            usage = error.usage
+            if command and command in parser._subcommands:
+                usage = parser._subcommands[command].format_usage()
+            env.stderr.write(usage)
         env.error(str(error))
         return ExitStatus.BAD_INPUT
     if not getattr(args, "command", None):

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any, TypeVar
 
@@ -51,11 +52,32 @@ def loop_factory(environ: Mapping[str, str] = os.environ) -> LoopFactory | None:
     return uvloop.new_event_loop
 
 
-def run(main: Coroutine[Any, Any, T], factory: LoopFactory | None = None) -> T:
+def run(main: Coroutine[Any, Any, T], factory: LoopFactory | None = None,
+        on_signal: Callable[[int], None] | None = None) -> T:
     """``asyncio.run(main)`` on the loop ``factory`` makes (``loop_factory``'s pick; None:
-    asyncio's own). Ctrl-C cancels ``main``, as with ``asyncio.run``."""
+    asyncio's own). Ctrl-C cancels ``main``, as with ``asyncio.run``, unless ``on_signal`` is
+    given: then SIGINT and SIGTERM call ``on_signal(signum)`` on the loop instead (a run's
+    ``Interrupt.trigger``: the engine stops at its next check and cleans up)."""
     with asyncio.Runner(loop_factory=factory) as runner:
-        return runner.run(main)
+        if on_signal is None:
+            return runner.run(main)
+        return runner.run(_with_signals(main, on_signal))
+
+
+async def _with_signals(main: Coroutine[Any, Any, T], on_signal: Callable[[int], None]) -> T:
+    loop = asyncio.get_running_loop()
+    installed = []
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(signum, on_signal, signum)
+        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread
+            continue
+        installed.append(signum)
+    try:
+        return await main
+    finally:
+        for signum in installed:
+            loop.remove_signal_handler(signum)
 
 
 def loop_name(loop: asyncio.AbstractEventLoop) -> str:

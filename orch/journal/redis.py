@@ -11,7 +11,7 @@ import json
 
 from orch.errors import InputError, OrchError, Where
 from orch.journal.locks import Holder, owner_alive, refuse, this_owner
-from orch.journal.store import DONE_STATUSES, RunRecord, StepRecord
+from orch.journal.store import DONE_STATUSES, RunRecord, StepRecord, run_status
 from orch.output import events as ev
 
 PREFIX = "orch:journal:"
@@ -55,13 +55,14 @@ class RedisJournal:
                 "name": event.name, "kind": event.kind, "caller": event.caller,
                 "inputs": json.dumps(event.inputs, default=str),
                 "resumed_from": event.resumed_from or "", "started": repr(event.at),
-                "status": "running", "message": ""})
+                "status": "running", "message": "", "owner": this_owner()})
             self._call(pipe.execute)
         elif self._run_id is None:
             return
         elif isinstance(event, ev.RunDone):
             self._call(self._client.hset, self.prefix + "run:" + self._run_id, mapping={
-                "finished": repr(event.at), "status": "ok" if event.ok else "failed",
+                "finished": repr(event.at),
+                "status": event.status or ("ok" if event.ok else "failed"),
                 "message": event.message, "failed": json.dumps(event.failed),
                 "unreachable": json.dumps(event.unreachable)})
         elif isinstance(event, KEPT):
@@ -105,6 +106,13 @@ class RedisJournal:
                 self._call(self._client.delete, key)
         self._call(self._client.delete, self.prefix + "locks:" + run_id)
 
+    def annotate(self, run_id: str, play_hash: str = "") -> None:
+        self._call(self._client.hset, self.prefix + "run:" + run_id, "play_hash", play_hash)
+
+    def unfinished(self, run_id: str) -> list[tuple[str, list[str]]]:
+        return [(step.step, step.pending) for step in self.steps(run_id)
+                if step.pending or not step.finished]
+
     def mark(self, run_id: str, status: str) -> None:
         key = self.prefix + "run:" + run_id
         if self._call(self._client.hget, key, "status") == "running":
@@ -134,9 +142,12 @@ class RedisJournal:
             caller=row.get("caller", ""), inputs=json.loads(row.get("inputs") or "{}"),
             resumed_from=row.get("resumed_from") or None, started=float(row.get("started", 0)),
             finished=float(row["finished"]) if row.get("finished") else None,
-            status=row.get("status", ""), message=row.get("message", ""),
+            status=run_status(row.get("status", ""), row.get("owner", ""),
+                              float(row.get("started", 0)) or None),
+            message=row.get("message", ""),
             hosts_ok=len(hosts - bad), hosts_failed=len(bad), failed=failed,
-            unreachable=unreachable)
+            unreachable=unreachable, owner=row.get("owner", ""),
+            play_hash=row.get("play_hash", ""))
 
     def steps(self, run_id: str) -> list[StepRecord]:
         steps: dict[str, StepRecord] = {}
@@ -144,7 +155,8 @@ class RedisJournal:
         for event in self._events(run_id):
             kind, step = event["type"], event.get("step")
             if kind == "StepStarted":
-                steps[step] = StepRecord(step, event["module"], event["action"], 0, 0, 0, False, "", [])
+                steps[step] = StepRecord(step, event["module"], event["action"], 0, 0, 0, False, "", [],
+                                         finished=False, pending=list(event.get("hosts") or []))
             elif kind in ("HostReplied", "HostUnreachable", "HostSkipped"):
                 status = ("Unreachable" if kind == "HostUnreachable"
                           else event.get("status") or "Skipped")
@@ -153,18 +165,25 @@ class RedisJournal:
                 if kind != "HostSkipped":
                     entry["attempts"] = max(entry["attempts"], event["attempt"])
                 if event.get("final", True) or "status" not in entry:
+                    entry["final"] = event.get("final", True)
                     entry.update(status=status,
                                  message=event.get("message") or event.get("reason") or "",
                                  data=event.get("data") or {}, elapsed=event.get("elapsed", 0.0))
                 steps.setdefault(step, StepRecord(step, "", "", 0, 0, 0, False, "", []))
             elif kind == "StepDone" and step in steps:
                 record = steps[step]
+                record.finished = True
                 record.okcount, record.failcount = event["okcount"], event["failcount"]
                 record.unreachable = event["unreachable"]
             elif kind == "StepFailed" and step in steps:
                 steps[step].failed, steps[step].reason = True, event["reason"]
         for step, record in steps.items():
             record.hosts = list(hosts.get(step, {}).values())
+            settled = {entry["host"] for entry in record.hosts
+                       if entry.get("status") not in (None, "NotRun") and entry.get("final")}
+            record.pending = [name for name in record.pending if name not in settled] + [
+                entry["host"] for entry in record.hosts if entry.get("status") == "NotRun"
+                and entry["host"] not in record.pending]
         return list(steps.values())
 
     def notes(self, run_id: str) -> list[tuple[str, str]]:

@@ -56,12 +56,30 @@ class RunRecord:
     resumed_from: str | None
     started: float
     finished: float | None
-    status: str  # running | ok | failed | interrupted
+    status: str  # running | ok | failed | interrupted | abandoned
     message: str
     hosts_ok: int = 0
     hosts_failed: int = 0
     failed: dict = field(default_factory=dict)
     unreachable: dict = field(default_factory=dict)
+    owner: str = ""  # "machine:pid" of the controller that ran it
+    play_hash: str = ""  # sha256 of the play file (plays only)
+
+
+ABANDON_AFTER = 6 * 3600  # a run of another machine still "running" after this is abandoned
+
+
+def run_status(status: str, owner: str, started: float | None, now: float | None = None) -> str:
+    """The status ``orch runs`` shows: a run still marked running whose controller is gone
+    (its process is dead on this machine, or it is older than the lock TTL) is ``abandoned``
+    (a SIGKILL, a crash, a lost machine): it will never end by itself; resume it."""
+    if status != "running":
+        return status
+    if owner and not owner_alive(owner):
+        return "abandoned"
+    if started and (now or time.time()) - started > ABANDON_AFTER:
+        return "abandoned"
+    return status
 
 
 @dataclass
@@ -75,6 +93,8 @@ class StepRecord:
     failed: bool
     reason: str
     hosts: list  # of dicts: host status message attempts elapsed data
+    finished: bool = True  # StepDone arrived (False: the run stopped inside this step)
+    pending: list = field(default_factory=list)  # hosts without a final result
 
 
 def open_journal(url: str):
@@ -101,6 +121,13 @@ class Journal:
             columns = {row[1] for row in self._db.execute("PRAGMA table_info(attempts)")}
             if "caller" not in columns:  # journals written before hosts' callers were kept
                 self._db.execute("ALTER TABLE attempts ADD COLUMN caller TEXT DEFAULT ''")
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(runs)")}
+            for column in ("owner", "play_hash"):  # journals written before these were kept
+                if column not in columns:
+                    self._db.execute(f"ALTER TABLE runs ADD COLUMN {column} TEXT DEFAULT ''")
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(steps)")}
+            if "hosts" not in columns:
+                self._db.execute("ALTER TABLE steps ADD COLUMN hosts TEXT DEFAULT '[]'")
         except (OSError, sqlite3.Error) as error:
             raise InputError(f"cannot open the journal {str(self.path)!r}: {error}",
                              Where(path="journal")) from None
@@ -122,9 +149,10 @@ class Journal:
         if isinstance(event, ev.RunStarted):
             self._run_id = event.run_id
             db.execute("INSERT OR REPLACE INTO runs (run_id, name, kind, caller, inputs, resumed_from,"
-                       " started, status, message) VALUES (?,?,?,?,?,?,?, 'running', '')",
+                       " started, status, message, owner) VALUES (?,?,?,?,?,?,?, 'running', '', ?)",
                        (event.run_id, event.name, event.kind, event.caller,
-                        json.dumps(event.inputs, default=str), event.resumed_from, event.at))
+                        json.dumps(event.inputs, default=str), event.resumed_from, event.at,
+                        this_owner()))
             return
         run_id = self._run_id
         if run_id is None:
@@ -132,9 +160,9 @@ class Journal:
         if isinstance(event, ev.StepStarted):
             self._seq += 1
             db.execute("INSERT OR REPLACE INTO steps (run_id, step, module, action, started, discovered,"
-                       " seq) VALUES (?,?,?,?,?,?,?)",
+                       " seq, hosts) VALUES (?,?,?,?,?,?,?,?)",
                        (run_id, event.step, event.module, event.action, event.at, len(event.hosts),
-                        self._seq))
+                        self._seq, json.dumps(list(event.hosts))))
         elif isinstance(event, ev.HostReplied):
             db.execute(f"INSERT INTO attempts ({ATTEMPT_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                        (run_id, event.step, event.host, event.attempt, event.status, event.message,
@@ -156,7 +184,7 @@ class Journal:
                  run_id, event.step))
             if updated.rowcount == 0:
                 self._seq += 1
-                db.execute("INSERT INTO steps VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                db.execute("INSERT INTO steps VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,'[]')",
                            (run_id, event.step, event.module, event.action, event.at, event.at,
                             event.discovered, event.responses, event.okcount, event.failcount,
                             event.unreachable, 0, "", self._seq))
@@ -201,6 +229,12 @@ class Journal:
             self._db.execute("DELETE FROM locks WHERE run_id=?", (run_id,))
             self._db.commit()
 
+    def annotate(self, run_id: str, play_hash: str = "") -> None:
+        """Keep the play file's hash with the run (``--resume`` refuses a changed play)."""
+        with self._lock:
+            self._db.execute("UPDATE runs SET play_hash=? WHERE run_id=?", (play_hash, run_id))
+            self._db.commit()
+
     def mark(self, run_id: str, status: str) -> None:
         """Set a run's status when it ended without RunDone (``interrupted``)."""
         with self._lock:
@@ -221,7 +255,8 @@ class Journal:
         with self._lock:
             row = self._db.execute(
                 "SELECT run_id, name, kind, caller, inputs, resumed_from, started, finished, status,"
-                " message, failed, unreachable FROM runs WHERE run_id=?", (run_id,)).fetchone()
+                " message, failed, unreachable, owner, play_hash FROM runs WHERE run_id=?",
+                (run_id,)).fetchone()
             if row is None:
                 return None
             hosts = self._db.execute(
@@ -231,38 +266,55 @@ class Journal:
         bad = set(failed) | set(unreachable)
         return RunRecord(
             run_id=row[0], name=row[1], kind=row[2], caller=row[3], inputs=json.loads(row[4] or "{}"),
-            resumed_from=row[5], started=row[6], finished=row[7], status=row[8],
+            resumed_from=row[5], started=row[6], finished=row[7],
+            status=run_status(row[8], row[12] or "", row[6]),
             message=row[9] or "", hosts_ok=len({host for (host,) in hosts} - bad),
-            hosts_failed=len(bad), failed=failed, unreachable=unreachable)
+            hosts_failed=len(bad), failed=failed, unreachable=unreachable, owner=row[12] or "",
+            play_hash=row[13] or "")
 
     def steps(self, run_id: str) -> list[StepRecord]:
         """Per-step, per-host results of one run, steps in the order they started."""
         with self._lock:
             steps = self._db.execute(
-                "SELECT step, module, action, okcount, failcount, unreachable, failed, reason"
-                " FROM steps WHERE run_id=? ORDER BY seq", (run_id,)).fetchall()
+                "SELECT step, module, action, okcount, failcount, unreachable, failed, reason,"
+                " finished, hosts FROM steps WHERE run_id=? ORDER BY seq", (run_id,)).fetchall()
             attempts = self._db.execute(
                 "SELECT step, host, attempt, status, message, data, elapsed, final FROM attempts"
                 " WHERE run_id=? ORDER BY rowid", (run_id,)).fetchall()
         by_step: dict[str, dict[str, dict]] = {}
+        finals: dict[str, set[str]] = {}
         for step, host, attempt, status, message, data, elapsed, final in attempts:
             entry = by_step.setdefault(step, {}).setdefault(host, {"host": host, "attempts": 0})
             if status != "Skipped":
                 entry["attempts"] = max(entry["attempts"], attempt)
+            if final and status != "NotRun":
+                finals.setdefault(step, set()).add(host)
             if final or "status" not in entry:
                 entry.update(status=status, message=message or "", data=json.loads(data or "{}"),
                              elapsed=elapsed)
         records = []
         seen = set()
-        for step, module, action, okcount, failcount, unreachable, failed, reason in steps:
+        for (step, module, action, okcount, failcount, unreachable, failed, reason, finished,
+             names) in steps:
             seen.add(step)
+            done = finals.get(step, set())
+            pending = [name for name in json.loads(names or "[]") if name not in done]
+            pending += [entry["host"] for entry in by_step.get(step, {}).values()
+                        if entry["host"] not in done and entry["host"] not in pending]
             records.append(StepRecord(step, module or "", action or "", okcount or 0, failcount or 0,
                                       unreachable or 0, bool(failed), reason or "",
-                                      list(by_step.get(step, {}).values())))
+                                      list(by_step.get(step, {}).values()),
+                                      finished=finished is not None, pending=pending))
         for step, hosts in by_step.items():  # steps only skipped on resume have no StepStarted
             if step not in seen:
                 records.append(StepRecord(step, "", "", 0, 0, 0, False, "", list(hosts.values())))
         return records
+
+    def unfinished(self, run_id: str) -> list[tuple[str, list[str]]]:
+        """Steps a run started and did not finish, each with its hosts that have no final
+        result (or were cut off: NotRun), in the order the steps started."""
+        return [(step.step, step.pending) for step in self.steps(run_id)
+                if step.pending or not step.finished]
 
     def notes(self, run_id: str) -> list[tuple[str, str]]:
         with self._lock:

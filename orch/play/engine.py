@@ -16,7 +16,9 @@ StepResult`` (``orch.rpc.RpcSession``, or a small fake in unit tests).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
+import signal as signals
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -59,6 +61,66 @@ class StepFailure(OrchError):
         self.reason = reason
 
 
+class Interrupted(StepFailure):
+    """The run was asked to stop (SIGINT/SIGTERM): on_interrupt (default on_fail) runs."""
+
+
+class Interrupt:
+    """A run's stop request. The CLI's signal handlers call ``trigger``; the engine checks
+    ``requested`` before it starts anything and waits on it during a call.
+
+    The first signal stops new work and gives requests in flight ``grace`` seconds to end;
+    a second one (``hurried``) cancels them at once. Nothing here prints or exits.
+    """
+
+    def __init__(self, grace: float = 10.0):
+        self.grace = grace
+        self.signals: list[int] = []
+        self.first = asyncio.Event()
+        self.second = asyncio.Event()
+
+    def trigger(self, signum: int = signals.SIGINT) -> None:
+        self.signals.append(int(signum))
+        self.first.set()
+        if len(self.signals) > 1:
+            self.second.set()
+
+    @property
+    def requested(self) -> bool:
+        return bool(self.signals)
+
+    @property
+    def hurried(self) -> bool:
+        return len(self.signals) > 1
+
+    @property
+    def signum(self) -> int | None:
+        return self.signals[0] if self.signals else None
+
+    @property
+    def name(self) -> str:
+        if not self.signals:
+            return ""
+        try:
+            return signals.Signals(self.signals[0]).name
+        except ValueError:
+            return f"signal {self.signals[0]}"
+
+
+class BadTarget(InputError):
+    """A host's connection settings are wrong (``ansible_port: eighty``): a usage error of the
+    inventory, found before anything is sent (exit 2 naming the host and the variable)."""
+
+
+def check_targets(hosts: list) -> None:
+    """Raise BadTarget for the first host whose inventory port cannot be used."""
+    for host in hosts:
+        try:
+            getattr(host, "port", None)
+        except InputError as error:
+            raise BadTarget(error.message, error.where) from None
+
+
 class RunRefused(OrchError):
     """The run stops before changing anything (a node set is empty, its hosts are locked)."""
 
@@ -76,9 +138,13 @@ class Outcome:
     message: str = ""
     failed: dict = field(default_factory=dict)
     unreachable: dict = field(default_factory=dict)
+    status: str = ""  # ok | failed | interrupted
+    signum: int | None = None  # the signal that interrupted the run
 
     @property
     def exit_status(self) -> int:
+        if self.status == "interrupted" and self.signum:
+            return 128 + self.signum  # 130 SIGINT, 143 SIGTERM: as a shell reports them
         return ExitStatus.OK if self.ok else ExitStatus.HOSTS_FAILED
 
 
@@ -106,6 +172,8 @@ class Engine:
         check: bool = False,
         ssh_tuning: dict | None = None,
         defaults: CallOptions | None = None,
+        interrupt: Interrupt | None = None,
+        settled: set[tuple[str, str]] | None = None,
     ):
         self.sink = sink
         self.session = session
@@ -125,6 +193,12 @@ class Engine:
         self.failed: dict[str, str] = {}
         self.unreachable: dict[str, str] = {}
         self.recap: dict[str, dict[str, int]] = {}
+        self.interrupt = interrupt  # SIGINT/SIGTERM: stop new work, then on_interrupt
+        # (step, host) pairs whose final reply has arrived (kept by the run's sink): what a
+        # call cancelled at the end of the grace still had in flight is the rest.
+        self.settled = settled if settled is not None else set()
+        self.undone: list[str] = []  # what an interrupt left undone, for RunDone's message
+        self.cleanup_failures: list[str] = []  # on_fail/on_interrupt steps that failed
         self._cleaning = 0  # inside on_fail/on_success: never skip on resume
         self._started = time.monotonic()
         self._begun = False
@@ -153,6 +227,18 @@ class Engine:
             ok, message = await body()
         except RunRefused as refused:
             ok, message = False, refused.message
+        except BadTarget:
+            self.begin(inputs)
+            self.finish(False, "stopped before anything was sent: a host's settings are wrong")
+            raise
+        except StepFailure as failure:  # a front end that let one escape (Python plays)
+            ok, message = False, failure.reason
+        except Exception as error:
+            if not self._begun:
+                raise  # bad input before the run started: a usage error (exit 2)
+            # The final event is never lost, whatever escaped; the CLI reports the error.
+            self.finish(False, f"run stopped by an error: {type(error).__name__}: {error}")
+            raise
         self.begin(inputs)
         return self.finish(ok, message)
 
@@ -171,14 +257,88 @@ class Engine:
                                 ssh_tuning=self.ssh_tuning))
 
     def finish(self, ok: bool, message: str = "") -> Outcome:
-        ok = ok and not self.failed and not self.unreachable
+        interrupted = self.interrupt is not None and self.interrupt.requested
+        ok = ok and not self.failed and not self.unreachable and not interrupted
+        status = "interrupted" if interrupted else "ok" if ok else "failed"
+        if interrupted:
+            parts = [f"interrupted by {self._signal_name}"]
+            if self.undone:
+                parts.append("left undone: " + "; ".join(self.undone))
+            message = ". ".join(parts + ([message] if message else []))
+        if self.cleanup_failures:
+            message = (message + ". " if message else "") + "FAILED in cleanup: " + "; ".join(
+                self.cleanup_failures)
         message = self.mask(message)
         self.emit(ev.RunDone(run_id=self.run_id, ok=ok, failed=dict(self.failed),
                              unreachable=dict(self.unreachable),
                              elapsed=round(time.monotonic() - self._started, 3), message=message,
-                             status="ok" if ok else "failed",
+                             status=status,
                              recap={host: dict(counts) for host, counts in self.recap.items()}))
-        return Outcome(self.run_id, ok, message, dict(self.failed), dict(self.unreachable))
+        return Outcome(self.run_id, ok, message, dict(self.failed), dict(self.unreachable),
+                       status, self.interrupt.signum if interrupted else None)
+
+    # -- interrupts ----------------------------------------------------------------------------
+    @property
+    def _signal_name(self) -> str:
+        return self.interrupt.name if self.interrupt is not None else "a stop request"
+
+    @property
+    def stopping(self) -> bool:
+        """An interrupt asked the run to stop starting work (cleanup still runs)."""
+        return self.interrupt is not None and self.interrupt.requested and not self._cleaning
+
+    def check_interrupt(self, step_id: str) -> None:
+        """Raise Interrupted before ``step_id`` starts when a stop was asked."""
+        if self.stopping:
+            self.undone.append(f"{step_id} and what follows not started")
+            raise Interrupted(step_id, f"interrupted by {self._signal_name} before it started")
+
+    async def _send(self, step_id: str, todo: list, module: str, action: str, args: dict,
+                    options: CallOptions, hang_up: bool) -> Any:
+        """The session's call, raced against an interrupt: in flight at the first signal, it
+        gets the grace to end; at the second signal or the end of the grace it is cancelled,
+        and each host without a final reply is recorded as NotRun (its state is unknown)."""
+        def send():
+            if hang_up:
+                return self.session.call(step_id, todo, module, action, args, options,
+                                         hang_up=True)
+            return self.session.call(step_id, todo, module, action, args, options)
+
+        if self.interrupt is None or self._cleaning:
+            return await send()
+        task = asyncio.ensure_future(send())
+        waiter = asyncio.ensure_future(self.interrupt.first.wait())
+        try:
+            await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            waiter.cancel()
+        if not task.done():
+            hurry = asyncio.ensure_future(self.interrupt.second.wait())
+            try:
+                await asyncio.wait({task, hurry}, timeout=self.interrupt.grace,
+                                   return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                hurry.cancel()
+        if task.done():
+            return task.result()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        why = ("a second signal" if self.interrupt.hurried
+               else f"the {self.interrupt.grace:g} s grace")
+        pending = [host.name for host in todo if (step_id, host.name) not in self.settled]
+        for name in pending:
+            self.emit(ev.HostSkipped(step=step_id, host=name, status="NotRun",
+                                     reason=f"interrupted: no reply before {why} ended"))
+            self._count(name, "skipped")
+        self.undone.append(f"{step_id} ({module}#{action}) cut off by {why} on "
+                           f"{', '.join(pending) or 'no host'}")
+        failure = Interrupted(step_id, f"interrupted by {self._signal_name}: "
+                              f"{module}#{action} cancelled after {why} on "
+                              f"{len(pending)} host(s): {', '.join(pending[:10])}")
+        failure.view = {"ok": [], "failed": pending, "unreachable": [], "skipped": [],
+                        "changed": [], "replies": {}, "data": {}, "interrupted": pending}
+        raise failure
 
     def announce(self, text: str) -> None:
         self.emit(ev.Announced(text=str(text)))
@@ -210,6 +370,7 @@ class Engine:
         if at_least is not None and len(hosts) < at_least:
             raise EmptyNodeSet(when_empty or
                                f"node set {name!r}: found {len(hosts)} host(s), need at least {at_least}")
+        check_targets(hosts)
         if lock:
             self.lock_hosts([host.name for host in hosts])
         return hosts
@@ -253,11 +414,8 @@ class Engine:
                 todo.append(host)
         result: dict = {}
         if todo:
-            if hang_up:
-                raw = await self.session.call(step_id, todo, module, action, args, options,
-                                              hang_up=True)
-            else:
-                raw = await self.session.call(step_id, todo, module, action, args, options)
+            self.check_interrupt(step_id)
+            raw = await self._send(step_id, todo, module, action, args, options, hang_up)
             self.last_result = raw
             result = dict(getattr(raw, "results", raw).items())
         view: dict[str, Any] = {"ok": [], "failed": [], "unreachable": [], "skipped": skipped,
@@ -289,6 +447,15 @@ class Engine:
                 view["failed"].append(name)
                 problems[name] = f"{status}: {message}" if message else status
                 self._count(name, "failed")
+        # Hosts the session never started (an interrupt stopped its batches): not done.
+        missing = [host.name for host in todo if host.name not in result]
+        for name in missing:
+            self.emit(ev.HostSkipped(step=step_id, host=name, status="NotRun",
+                                     reason="interrupted before it started"))
+            self._count(name, "skipped")
+        if missing:
+            view["failed"] += missing
+            view["interrupted"] = missing
         if problems and not options.fail_ok:
             label = "" if self.kind == "call" else f"{module}#{action}: "  # a call has one step
             for name in view["unreachable"]:
@@ -302,7 +469,15 @@ class Engine:
                 reason = (f"{module}#{action} failed on {len(problems)} of {len(todo)} host(s)"
                           + (f" (max_fail {options.max_fail})" if allowed else "")
                           + f": {shown}{more}")
-                raise StepFailure(step_id, reason, where)
+                failure = StepFailure(step_id, reason, where)
+                failure.view = view  # registered even so: on_fail must know who failed
+                raise failure
+        if missing:
+            self.undone.append(f"{step_id} ({module}#{action}) not started on {', '.join(missing)}")
+            failure = Interrupted(step_id, f"interrupted by {self._signal_name}: "
+                                  f"{module}#{action} not started on {', '.join(missing)}", where)
+            failure.view = view
+            raise failure
         return view
 
     async def one_step(self, step_id: str, hosts: list, module: str, action: str, args: dict,
@@ -312,6 +487,7 @@ class Engine:
         A changing action takes the hosts' run locks as a play does (``options.lock``); each
         host hangs up as soon as its last attempt is over, since nothing else follows."""
         self.emit(ev.Discovered(nodes=step_id, hosts=[host.name for host in hosts]))
+        check_targets(hosts)
         if options.lock and not read_only:
             self.lock_hosts([host.name for host in hosts])
         try:
@@ -339,7 +515,12 @@ class Engine:
 
     async def _play_body(self, play: Play, inputs: dict, prefix: str) -> tuple[bool, str]:
         """Steps in order; node sets are all resolved just before the first step that needs
-        hosts (so leading banners print first, and nothing changes before every set is known)."""
+        hosts (so leading banners print first, and nothing changes before every set is known).
+
+        Whatever stops the steps once every set is resolved (a failed step, a template that
+        fails at run time, an unexpected exception, an interrupt), ``on_fail`` runs (for an
+        interrupt, ``on_interrupt`` when the play has one); its own failures are reported.
+        """
         context = {**inputs, "inputs": dict(inputs), "user": self.caller, "run_id": self.run_id,
                    "play": play.name, "nodes": {}}
         hosts_by_set: dict[str, list] = {}
@@ -353,45 +534,63 @@ class Engine:
                 context["nodes"][node_set.name] = [host.name for host in hosts]
             for node_set in play.nodes:
                 if node_set.ping:
-                    await self.call(f"nodes.{node_set.name}.ping", hosts_by_set[node_set.name],
-                                    "rpcutil", "ping", {}, PING_OPTIONS, skip_done=False)
+                    await self.call(f"{prefix}nodes.{node_set.name}.ping",
+                                    hosts_by_set[node_set.name], "rpcutil", "ping", {},
+                                    PING_OPTIONS, skip_done=False)
 
-        resolved = False
+        first = next((index for index, step in enumerate(play.steps)
+                      if not isinstance(step, AnnounceStep) or "nodes" in step.text),
+                     len(play.steps))
         try:
-            for step in play.steps:
-                if not resolved and (not isinstance(step, AnnounceStep) or "nodes" in step.text):
-                    resolved = True
-                    try:
-                        await resolve_all()
-                    except StepFailure as failure:  # a ping failed: nothing changed yet
-                        self.emit(ev.StepFailed(step=failure.step, reason=failure.reason))
-                        return False, f"step {failure.step} failed: {failure.reason}"
-                await self._step(step, context, hosts_by_set, prefix)
-            if not resolved:
+            await self._steps(play.steps[:first], context, hosts_by_set, prefix)  # banners
+            try:
                 await resolve_all()
-        except StepFailure as failure:
-            self.emit(ev.StepFailed(step=failure.step, reason=failure.reason))
-            if len(hosts_by_set) == len(play.nodes):
-                await self._cleanup(play.on_fail, context, hosts_by_set, prefix)
-            ran = " (on_fail ran)" if play.on_fail and len(hosts_by_set) == len(play.nodes) else ""
-            return False, f"play {play.name!r} stopped: step {failure.step} failed{ran}"
-        await self._cleanup(play.on_success, context, hosts_by_set, prefix, stop=True)
+            except StepFailure as failure:  # a ping failed (or a stop): nothing changed yet
+                self.emit(ev.StepFailed(step=failure.step, reason=failure.reason))
+                return False, f"play {play.name!r} stopped before changing anything"
+            await self._steps(play.steps[first:], context, hosts_by_set, prefix)
+        except (RunRefused, BadTarget):
+            raise
+        except Exception as error:
+            failure = error if isinstance(error, StepFailure) else StepFailure(
+                getattr(error, "step", "") or f"{prefix}(play)",
+                f"{type(error).__name__}: {error}")
+            if not isinstance(error, StepFailure):
+                self.failed.setdefault("(play)", failure.reason)
+            self.emit(ev.StepFailed(step=failure.step, reason=self.mask(failure.reason)))
+            interrupted = isinstance(failure, Interrupted) or (
+                self.interrupt is not None and self.interrupt.requested)
+            cleanup, label = play.on_fail, "on_fail"
+            if interrupted and play.on_interrupt is not None:
+                cleanup, label = play.on_interrupt, "on_interrupt"
+            ran = ""
+            if len(hosts_by_set) == len(play.nodes) and cleanup:
+                await self._cleanup(cleanup, context, hosts_by_set, prefix, label=label)
+                ran = f"; {label} ran"
+            how = "interrupted" if interrupted else "failed"
+            return False, f"play {play.name!r} stopped at {failure.step} ({how}){ran}"
+        await self._cleanup(play.on_success, context, hosts_by_set, prefix, stop=True,
+                            label="on_success")
         return True, ""
 
     async def _cleanup(self, steps: tuple, context: dict, hosts_by_set: dict, prefix: str,
-                       stop: bool = False) -> None:
+                       stop: bool = False, label: str = "on_fail") -> None:
         """on_fail runs every step even if one fails; on_success stops at the first failure.
 
-        Neither is skipped on ``--resume``: they put things back, whatever ran before."""
+        Neither is skipped on ``--resume``: they put things back, whatever ran before. A step
+        of theirs that fails is reported (StepFailed, the run's message), never hidden."""
         self._cleaning += 1
         try:
             for step in steps:
                 try:
                     await self._step(step, context, hosts_by_set, prefix)
-                except StepFailure as failure:
-                    self.emit(ev.StepFailed(step=failure.step, reason=failure.reason))
+                except Exception as error:
+                    reason = getattr(error, "reason", None) or f"{type(error).__name__}: {error}"
+                    step_id = getattr(error, "step", None) or prefix + step.id
+                    self.emit(ev.StepFailed(step=step_id, reason=self.mask(reason)))
+                    self.cleanup_failures.append(f"{label} {step_id}: {reason}")
                     if stop:
-                        self.failed.setdefault("(play)", failure.reason)
+                        self.failed.setdefault("(play)", reason)
                         return
         finally:
             self._cleaning -= 1
@@ -414,11 +613,69 @@ class Engine:
             at_least = _number(node_set.at_least, context, node_set.where, integer=True)
         return await self.resolve(node_set.name, selection, when_empty, at_least, node_set.lock)
 
-    async def _steps(self, steps: tuple, context: dict, hosts_by_set: dict, prefix: str) -> None:
-        for step in steps:
-            await self._step(step, context, hosts_by_set, prefix)
+    # -- resume --------------------------------------------------------------------------------
+    def _done_on(self, step_id: str, hosts: list) -> bool:
+        """Whether ``step_id`` succeeded on every one of ``hosts`` in the resumed run."""
+        return bool(hosts) and all((step_id, host.name) in self.done for host in hosts)
 
-    async def _step(self, step: Any, context: dict, hosts_by_set: dict, prefix: str) -> None:
+    def _finished(self, step: Any, step_id: str, hosts_by_set: dict, context: dict) -> bool:
+        """Whether a step is wholly done in the resumed run (a rolling step: every batch)."""
+        if isinstance(step, CallStep):
+            return self._done_on(step_id, hosts_by_set.get(step.nodes, []))
+        if isinstance(step, RollingStep):
+            return all(self._batch_done(step, step_id, index, batch, hosts_by_set)
+                       for index, batch in
+                       enumerate(self._batches(step, hosts_by_set, context), 1))
+        return True  # banners and asserts change nothing
+
+    def _batches(self, step: RollingStep, hosts_by_set: dict, context: dict) -> list:
+        hosts = hosts_by_set[step.nodes]
+        size = _option("batch_size", step.batch_size, context, step.where)
+        if size < 1:
+            raise InputError(f"batch_size: a rolling step needs at least 1, got {size}",
+                             step.where)
+        return [hosts[i:i + size] for i in range(0, len(hosts), size)]
+
+    def _batch_done(self, step: RollingStep, step_id: str, index: int, batch: list,
+                    hosts_by_set: dict) -> bool:
+        """A batch is a unit: done only when every nested call succeeded on all its hosts."""
+        if not self.done:
+            return False
+        sets = {**hosts_by_set, "batch": batch}
+        prefix = f"{step_id}.batch[{index}]."
+        calls = [nested for nested in step.steps if isinstance(nested, CallStep)]
+        return bool(calls) and all(
+            self._done_on(prefix + nested.id, sets.get(nested.nodes, [])) for nested in calls)
+
+    async def _steps(self, steps: tuple, context: dict, hosts_by_set: dict, prefix: str) -> None:
+        """Steps in order. On ``--resume`` a ``resume: rerun`` step (taking servers out, say)
+        runs again only when something up to the last later step on its node set (putting
+        them back) is unfinished, and then that later step runs again too: such a pair is
+        never split, whatever the previous run got through."""
+        forced: set[str] = set()
+        for index, step in enumerate(steps):
+            step_id = prefix + step.id
+            self.check_interrupt(step_id)
+            if self.done and not self._cleaning and isinstance(step, CallStep) \
+                    and step.rerun_on_resume and step.id not in forced:
+                partners = [later for later in steps[index + 1:]
+                            if isinstance(later, CallStep) and later.nodes == step.nodes]
+                span = steps[index:steps.index(partners[-1]) + 1] if partners else steps[index:]
+                if all(self._finished(s, prefix + s.id, hosts_by_set, context) for s in span):
+                    self._skip_all(step, step_id, hosts_by_set, "its pair finished in run")
+                    continue
+                forced.update(partner.id for partner in partners)
+            await self._step(step, context, hosts_by_set, prefix,
+                             rerun=step.id in forced)
+
+    def _skip_all(self, step: CallStep, step_id: str, hosts_by_set: dict, why: str) -> None:
+        for host in hosts_by_set.get(step.nodes, []):
+            self.emit(ev.HostSkipped(step=step_id, host=host.name,
+                                     reason=f"{why} {self.resumed_from}"))
+            self._count(host.name, "skipped")
+
+    async def _step(self, step: Any, context: dict, hosts_by_set: dict, prefix: str,
+                    rerun: bool = False) -> None:
         step_id = prefix + step.id
         try:
             if isinstance(step, AnnounceStep):
@@ -429,7 +686,7 @@ class Engine:
                     raise StepFailure(step_id, str(text) or f"assertion {step.that!r} is false",
                                       step.where)
             elif isinstance(step, CallStep):
-                await self._call_step(step, step_id, context, hosts_by_set)
+                await self._call_step(step, step_id, context, hosts_by_set, rerun=rerun)
             elif isinstance(step, RollingStep):
                 await self._rolling(step, step_id, context, hosts_by_set)
             elif isinstance(step, PlayStep):
@@ -446,7 +703,8 @@ class Engine:
             # stops the play like a failed step, so on_fail still puts things back.
             raise StepFailure(step_id, str(error), step.where) from None
 
-    async def _call_step(self, step: CallStep, step_id: str, context: dict, hosts_by_set: dict) -> None:
+    async def _call_step(self, step: CallStep, step_id: str, context: dict, hosts_by_set: dict,
+                         rerun: bool = False) -> None:
         hosts = hosts_by_set[step.nodes]
         args = template.render(step.args, context, step.where)
         condition = None
@@ -456,35 +714,97 @@ class Engine:
                          "message": reply["message"]}
                 return bool(template.evaluate(step.condition, scope, step.where))
         options = step_options(step, context)
-        view = await self.call(
-            step_id, hosts, step.module, step.action, args, options, condition=condition,
-            condition_text=step.condition or "",
-            skip_done=not step.rerun_on_resume and not self._cleaning, where=step.where)
+        skip = not (rerun or step.rerun_on_resume or self._cleaning or context.get("_rerun"))
+        try:
+            view = await self.call(
+                step_id, hosts, step.module, step.action, args, options, condition=condition,
+                condition_text=step.condition or "", skip_done=skip, where=step.where)
+        except StepFailure as failure:
+            if step.register and getattr(failure, "view", None) is not None:
+                context[step.register] = failure.view
+            raise
         if step.register:
             context[step.register] = view
 
     async def _rolling(self, step: RollingStep, step_id: str, context: dict, hosts_by_set: dict) -> None:
-        hosts = hosts_by_set[step.nodes]
-        size = _option("batch_size", step.batch_size, context, step.where)
-        if size < 1:
-            raise InputError(f"batch_size: a rolling step needs at least 1, got {size}", step.where)
+        """Each batch is a unit. On ``--resume`` a batch whose nested calls all succeeded on
+        all its hosts is skipped whole; any other batch runs again from its first step."""
+        batches = self._batches(step, hosts_by_set, context)
         pause = _option("batch_sleep", step.batch_sleep, context, step.where)
-        batches = [hosts[i:i + size] for i in range(0, len(hosts), size)]
         for index, batch in enumerate(batches, 1):
             names = [host.name for host in batch]
+            batch_prefix = f"{step_id}.batch[{index}]."
+            self.check_interrupt(batch_prefix.rstrip("."))
             self.emit(ev.BatchStarted(step=step_id, index=index, count=len(batches), hosts=names))
-            scope = {**context, "batch": names, "batch_index": index}
-            scope["nodes"] = {**context["nodes"], "batch": names}
             sets = {**hosts_by_set, "batch": batch}
-            await self._steps(step.steps, scope, sets, f"{step_id}.batch[{index}].")
-            for key, value in scope.items():
-                if key not in ("batch", "batch_index", "nodes"):
-                    context[key] = value
+            if self._batch_done(step, step_id, index, batch, hosts_by_set):
+                for nested in step.steps:
+                    if isinstance(nested, CallStep):
+                        self._skip_all(nested, batch_prefix + nested.id, sets,
+                                       f"batch {index} finished in run")
+                continue
+            scope = {**context, "batch": names, "batch_index": index, "_rerun": bool(self.done)}
+            scope["nodes"] = {**context["nodes"], "batch": names}
+            try:
+                for nested in step.steps:
+                    self.check_interrupt(batch_prefix + nested.id)
+                    await self._step(nested, scope, sets, batch_prefix)
+            finally:
+                for key, value in scope.items():  # registered results, even of a failed batch
+                    if key not in ("batch", "batch_index", "nodes", "_rerun"):
+                        context[key] = value
             if pause and index < len(batches):
-                await self.sleep(pause)
+                await self._pause(pause)
+
+    async def _pause(self, seconds: float) -> None:
+        """Sleep between batches; an interrupt ends the pause at once."""
+        if self.interrupt is None:
+            await self.sleep(seconds)
+            return
+        nap = asyncio.ensure_future(self.sleep(seconds))
+        waiter = asyncio.ensure_future(self.interrupt.first.wait())
+        try:
+            await asyncio.wait({nap, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            nap.cancel()
+            waiter.cancel()
 
 
 PING_OPTIONS = CallOptions(try_sleep=0)
+_STEP_OPTIONS = ("batch_size", "batch_sleep", "tries", "try_sleep", "timeout", "max_fail")
+
+
+def check_play_options(play: Play, inputs: dict) -> None:
+    """Render every step option that is a template of the inputs alone (``try_sleep: "{{
+    try_sleep }}"``) and check it by its option's rules now: ``-e try_sleep=1e9`` or
+    ``batch_size=0`` is a usage error (exit 2) before any host is contacted, not a failure
+    after the servers are out of the load balancer. Options that use registered results or
+    nodes are checked when their step runs."""
+    context = {**inputs, "inputs": dict(inputs)}
+
+    def walk(steps: tuple) -> None:
+        for step in steps:
+            names = _STEP_OPTIONS if isinstance(step, CallStep) else ()
+            if isinstance(step, RollingStep):
+                names = ("batch_size", "batch_sleep")
+                walk(step.steps)
+            for name in names:
+                value = getattr(step, name)
+                if not template.is_template(value):
+                    continue
+                try:
+                    value = template.render(value, context, step.where)
+                except InputError:
+                    continue  # needs more than the inputs: checked at run time
+                try:
+                    parsed = call_options.parse(name, value)
+                except InputError as error:
+                    raise InputError(error.message, step.where) from None
+                if isinstance(step, RollingStep) and name == "batch_size" and parsed < 1:
+                    raise InputError(f"batch_size: a rolling step needs at least 1, got {parsed}",
+                                     step.where)
+
+    walk(play.steps + play.on_fail + play.on_success + (play.on_interrupt or ()))
 
 
 def step_options(step: CallStep, context: dict) -> CallOptions:

@@ -16,7 +16,9 @@ from typing import Any
 
 from orch.masking import Masker
 from orch.output import events as ev
-from orch.play.engine import Engine, Outcome, new_run_id
+from orch.play.engine import Engine, Interrupt, Outcome, new_run_id
+
+__all__ = ["Interrupt", "Run", "RunBody"]
 
 RunBody = Callable[[Engine], Awaitable["tuple[bool, str]"]]
 
@@ -41,6 +43,8 @@ class Run:
         become_password: str | None = None,
         defaults: Any = None,
         discover: Callable[[dict], list] | None = None,
+        interrupt: Interrupt | None = None,
+        play_hash: str = "",
     ):
         self.config = config
         self.registry = registry
@@ -56,7 +60,10 @@ class Run:
         self.become_password = become_password  # never in an event: the session writes it
         self.defaults = defaults  # CallOptions the CLI gives every step (e.g. -b)
         self.discover = discover or _discoverer(config)
+        self.interrupt = interrupt  # set by the CLI's signal handlers
+        self.play_hash = play_hash  # the play file's sha256, kept for --resume to compare
         self.run_id = new_run_id()
+        self.settled: set[tuple[str, str]] = set()  # (step, host) with a final reply
         self._pipe_closed = False
 
     def sink(self, journal: Any) -> ev.Sink:
@@ -65,11 +72,18 @@ class Run:
         A closed stdout (``orch play … | head``) stops the output, not the run: stopping half
         way would leave servers out of the load balancer. The journal still gets everything.
         """
-        masker, show = self.masker, self.show
+        masker, show, settled = self.masker, self.show, self.settled
+        finals = (ev.HostReplied, ev.HostUnreachable)
 
         def sink(event: ev.Event) -> None:
             event = masker.event(event)
+            if isinstance(event, ev.HostSkipped) or (isinstance(event, finals) and event.final):
+                settled.add((event.step, event.host))
             journal(event)
+            if isinstance(event, ev.RunStarted) and self.play_hash:
+                annotate = getattr(journal, "annotate", None)
+                if annotate is not None:
+                    annotate(event.run_id, play_hash=self.play_hash)
             if self._pipe_closed:
                 return
             try:
@@ -99,7 +113,10 @@ class Run:
                                 masker=self.masker, narrow=self.narrow, check=self.check,
                                 lock=(lambda hosts: journal.lock(run_id, hosts))
                                 if self.locking else None,
-                                ssh_tuning=tuning_report(), defaults=self.defaults)
+                                ssh_tuning=tuning_report(), defaults=self.defaults,
+                                interrupt=self.interrupt, settled=self.settled)
+                # The session starts no new batch of a step once a stop was asked.
+                session.stop_requested = lambda: engine.stopping
                 return await engine.run(name, kind, inputs, lambda: body(engine), lazy=lazy)
         except (KeyboardInterrupt, asyncio.CancelledError):
             journal.mark(run_id, "interrupted")

@@ -36,7 +36,8 @@ class Registry(Protocol):
     def get(self, name: str) -> Any: ...
 
 
-PLAY_KEYS = ("name", "description", "requires", "inputs", "nodes", "steps", "on_fail", "on_success")
+PLAY_KEYS = ("name", "description", "requires", "inputs", "nodes", "steps", "on_fail", "on_success",
+             "on_interrupt")
 INPUT_KEYS = ("prompt", "type", "validation", "default", "sensitive", "description", "maxlength",
               "enum")
 NODE_KEYS = ("class", "fact", "identity", "agent", "select", "limit", "when_empty", "ping", "at_least",
@@ -54,6 +55,7 @@ OTHER_KEYS = {
 CONTEXT_NAMES = frozenset({"inputs", "nodes", "user", "run_id", "play"})
 REPLY_NAMES = frozenset({"host", "status", "message", "data"})
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_STEP_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_ -]{0,99}\Z")
 
 
 def load_play(path: str | os.PathLike, registry: Registry | None, display: str | None = None) -> Play:
@@ -160,8 +162,13 @@ class _PlayParser:
         on_fail = self.steps(data.get("on_fail", LineList()), data, "on_fail", "on_fail", after, False)
         on_success = self.steps(data.get("on_success", LineList()), data, "on_success", "on_success",
                                 after, False)
+        on_interrupt = None
+        if "on_interrupt" in data:
+            on_interrupt = self.steps(data["on_interrupt"], data, "on_interrupt", "on_interrupt",
+                                      after, False)
         return Play(name=name, file=self.file, description=description, requires=requires,
-                    inputs=inputs, nodes=nodes, steps=steps, on_fail=on_fail, on_success=on_success)
+                    inputs=inputs, nodes=nodes, steps=steps, on_fail=on_fail, on_success=on_success,
+                    on_interrupt=on_interrupt)
 
     def requires(self, value: Any, data: LineDict) -> tuple:
         if value is None:
@@ -276,6 +283,7 @@ class _PlayParser:
         if not isinstance(value, LineList):
             self.fail(f"expected a list of steps, got {_kind(value)}", container, key, path)
         steps = []
+        names: set[str] = set()
         for index, body in enumerate(value):
             step_path = f"{path}[{index}]"
             body = self.mapping(body, value, index, step_path)
@@ -287,6 +295,16 @@ class _PlayParser:
                           + (f" (found {', '.join(kinds)})" if kinds else ""), value, index, step_path)
             kind = kinds[0]
             step_id = f"steps[{index}]" if path.endswith("steps") else step_path
+            if "name" in body:
+                # Named steps are keyed by their name (journal, --resume): inserting a step
+                # before them does not change what a resumed run thinks succeeded.
+                label = self.string(body["name"], body, "name", f"{step_path}.name")
+                if not _STEP_NAME.match(label) or label in names:
+                    self.fail(f"step name {label!r} must be unique in its list and made of "
+                              "letters, digits, '_', '-' and spaces", body, "name",
+                              f"{step_path}.name")
+                names.add(label)
+                step_id = label if path.endswith("steps") else f"{path}.{label}"
             scope = known | self.registered | ({"batch", "batch_index"} if in_rolling else set())
             parse = getattr(self, f"step_{kind}")
             steps.append(parse(body, step_id, step_path, scope, in_rolling))
@@ -361,6 +379,7 @@ class _PlayParser:
                 required = input_spec.get("required", not input_spec.get("optional", True))
                 if required and "default" not in input_spec and name not in args:
                     self.fail(f"{module}#{action} needs input {name!r}", body, "call", f"{path}.args")
+            self.literal_args(declaration, module, action, args, path)
         numbers = {}
         for key, minimum, integer in (("batch_size", 0, True), ("batch_sleep", 0, False),
                                       ("tries", 1, True), ("try_sleep", 0, False),
@@ -400,6 +419,27 @@ class _PlayParser:
             timeout=numbers.get("timeout"), verbose=flags["verbose"], summarize=flags["summarize"],
             fail_ok=flags["fail_ok"], max_fail=max_fail, condition=condition, register=register,
             rerun_on_resume=resume == "rerun", name=str(name))
+
+    def literal_args(self, declaration: dict, module: str, action: str, args: LineDict,
+                     path: str) -> None:
+        """Type-check the args that hold no template now, as the call will (the same coercion
+        and checks as ``prepare_args`` at run time): a literal that the action would refuse
+        fails the load, not the run after the servers are out of the load balancer."""
+        from orch import schema
+        from orch.runtime import core
+
+        declared = declaration["actions"][action].get("inputs") or {}
+        for name, value in args.items():
+            where = self.where(args, name, f"{path}.args.{name}")
+            if _has_nul(value):
+                raise InputError("a NUL byte is not allowed in an argument", where)
+            if value is None or _has_template(value):
+                continue
+            try:
+                typed = schema.coerce_args(declaration, action, {name: value})[name]
+                core.check_value(name, declared[name], typed)
+            except core.ValidationError as error:
+                raise InputError(f"{module}#{action}: {error.message}", where) from None
 
     def step_rolling(self, body, step_id, path, known, in_rolling):
         self.check_keys(body, OTHER_KEYS["rolling"], path)
@@ -444,6 +484,22 @@ class _PlayParser:
             if not spec.has_default and spec.name not in inputs:
                 self.fail(f"play {target!r} needs input {spec.name!r}", body, "play", f"{path}.inputs")
         return PlayStep(id=step_id, where=where, play=play, inputs=dict(inputs))
+
+
+def _has_template(value: Any) -> bool:
+    if isinstance(value, dict):
+        return any(_has_template(item) for item in value.values())
+    if isinstance(value, list | tuple):
+        return any(_has_template(item) for item in value)
+    return template.is_template(value)
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, dict):
+        return any(_has_nul(key) or _has_nul(item) for key, item in value.items())
+    if isinstance(value, list | tuple):
+        return any(_has_nul(item) for item in value)
+    return isinstance(value, str) and "\x00" in value
 
 
 def _kind(value: Any) -> str:

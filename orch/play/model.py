@@ -137,6 +137,7 @@ class Play:
     steps: tuple = ()
     on_fail: tuple = ()
     on_success: tuple = ()
+    on_interrupt: tuple | None = None  # None: an interrupt runs on_fail
 
     def input(self, name: str) -> InputSpec | None:
         return next((spec for spec in self.inputs if spec.name == name), None)

@@ -62,6 +62,8 @@ class RpcSession:
         self._channels: dict = {}
         self._semaphore = asyncio.Semaphore(config.concurrency)
 
+    stop_requested = staticmethod(lambda: False)  # the run sets it: stop starting batches
+
     async def __aenter__(self) -> RpcSession:
         return self
 
@@ -119,6 +121,8 @@ class RpcSession:
                      else self._semaphore)
             batches = _batches(list(hosts), batch_size)
             for index, batch in enumerate(batches, 1):
+                if index > 1 and self.stop_requested():
+                    break  # an interrupt: the engine records the hosts not started
                 if batch_size:
                     self.sink(ev.BatchStarted(step_id, index, len(batches),
                                               [h.name for h in batch]))

@@ -18,6 +18,7 @@ caller, open the audit log, then serve frames until ``exit`` or end of input.
 """
 
 import json
+import errno
 import os
 import re
 import signal
@@ -626,7 +627,9 @@ def check_policy(state_dir, module, action, caller, host):
         with open(path, "r") as handle:
             lines = handle.read().splitlines()
     except (IOError, OSError) as error:
-        if not os.path.exists(path):
+        # Only a policy that is surely absent allows: a folder (or file) that cannot be
+        # read (EACCES, ENOTDIR, EISDIR, ...) may hold a deny, so it denies (fails closed).
+        if getattr(error, "errno", None) == errno.ENOENT:
             return None
         return "cannot read policy %s: %s" % (path, error)
     default = "deny"

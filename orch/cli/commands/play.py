@@ -58,7 +58,7 @@ def run(args, env) -> int:
     from orch.masking import Masker
     from orch.output import make_sink
     from orch.play.inputs import masked, parse_assignments, resolve_inputs
-    from orch.play.lifecycle import Run
+    from orch.play.lifecycle import Interrupt, Run
     from orch.select.limit import narrowing
 
     loop = eventloop.loop_factory(env.environ)
@@ -77,6 +77,12 @@ def run(args, env) -> int:
         raise InputError("a play is a .yml, .yaml or .py file", Where(args.play))
     narrow = narrowing(args.limit, args.identities)
 
+    import hashlib
+
+    try:
+        play_hash = hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError as error:
+        raise InputError(f"cannot read the play: {error.strerror}", Where(args.play)) from None
     if kind == "yaml":
         from orch.play.loader import load_play
 
@@ -93,11 +99,14 @@ def run(args, env) -> int:
     try:
         done: set = set()
         if args.resume:
-            done = _resumed(journal, args.resume, name, input_names, given)
+            done = _resumed(journal, args.resume, name, input_names, given, play_hash)
         ask = _prompter(env) if env.stdin_isatty else None
         masker = Masker()
         if kind == "yaml":
             values = resolve_inputs(play.inputs, given, ask, args.play)
+            from orch.play.engine import check_play_options
+
+            check_play_options(play, values)
             shown = masked(play.inputs, values)
             for spec in play.inputs:
                 if spec.sensitive:
@@ -115,10 +124,12 @@ def run(args, env) -> int:
         become, password = become_from_args(args, env)
         if password:
             masker.add(password)
+        interrupt = Interrupt(grace=config.interrupt_grace)
         run = Run(config, registry, make_sink(env, json=args.json, verbose=args.verbose),
                   masker=masker, journal=journal, resumed_from=args.resume, done=done,
                   host_key_policy="accept-new" if args.accept_new else None, narrow=narrow,
-                  check=args.check, locking=not args.no_lock, become_password=password,
+                  check=args.check, locking=not args.no_lock, interrupt=interrupt,
+                  play_hash=play_hash, become_password=password,
                   defaults=CallOptions.build(become) if become else None)
 
         async def main():
@@ -132,15 +143,35 @@ def run(args, env) -> int:
             return await run.execute(play.name, "play", {},
                                      python_body(play, given, ask, registry), lazy=True)
 
-        outcome = eventloop.run(main(), loop)
+        outcome = eventloop.run(main(), loop, on_signal=_on_signal(env, interrupt))
     finally:
         journal.close()
+    if outcome.status == "interrupted":
+        env.stderr.write(f"orch: run {outcome.run_id} was interrupted; to finish it: "
+                         f"orch play {args.play} --resume {outcome.run_id}\n")
     return outcome.exit_status
 
 
-def _resumed(journal, run_id: str, name: str, input_names, given: dict) -> set:
+def _on_signal(env, interrupt):
+    """SIGINT/SIGTERM during a run: tell the operator what happens, then tell the engine."""
+    import signal
+
+    def handle(signum: int) -> None:
+        name = signal.Signals(signum).name
+        if not interrupt.requested:
+            env.stderr.write(f"orch: {name}: no new step starts; requests in flight get up to "
+                             f"{interrupt.grace:g} s, then on_fail runs (again to stop now)\n")
+        else:
+            env.stderr.write(f"orch: {name} again: cancelling the requests in flight\n")
+        env.stderr.flush()
+        interrupt.trigger(signum)
+
+    return handle
+
+
+def _resumed(journal, run_id: str, name: str, input_names, given: dict, play_hash: str) -> set:
     """What ``--resume RUN_ID`` skips; fills ``given`` with that run's inputs (exit 2 if the
-    run is unknown, ran another play, or ran with other inputs)."""
+    run is unknown, ran another play, a play file changed since, or other inputs)."""
     from orch.errors import InputError, Where
     from orch.play.inputs import MASK
 
@@ -150,6 +181,11 @@ def _resumed(journal, run_id: str, name: str, input_names, given: dict) -> set:
     if previous.name != name:
         raise InputError(f"run {run_id} ran play {previous.name!r}, not {name!r}",
                          Where(path="--resume"))
+    if previous.play_hash and previous.play_hash != play_hash:
+        # The steps (and so what "succeeded" means) may differ: skipping would be a guess.
+        raise InputError(f"the play file changed since run {run_id} (sha256 "
+                         f"{previous.play_hash[:12]}… then, {play_hash[:12]}… now); resume with "
+                         "the same play file or start a new run", Where(path="--resume"))
     for key, value in previous.inputs.items():
         if value == MASK or (input_names is not None and key not in input_names):
             continue

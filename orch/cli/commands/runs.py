@@ -58,9 +58,16 @@ def run(args, env) -> int:
             out.write("  inputs: " + " ".join(f"{k}={v}" for k, v in record.inputs.items()) + "\n")
         if record.message:
             out.write(f"  {record.message}\n")
+        if record.status in ("abandoned", "interrupted", "running"):
+            unfinished = journal.unfinished(args.run_id)
+            if record.status == "abandoned":
+                out.write(f"  abandoned: its controller ({record.owner or 'unknown'}) is gone; "
+                          f"finish it with: orch play PLAY --resume {record.run_id}\n")
+            for step, hosts in unfinished:
+                out.write(f"  unfinished: {step} on {', '.join(hosts) or 'its hosts'}\n")
         for step in steps:
             title = f"{step.module}#{step.action}" if step.module else ""
-            state = "FAILED" if step.failed else "ok"
+            state = _state(step)
             out.write(f"\n{step.step} {title} [{state} okcount={step.okcount} "
                       f"failcount={step.failcount} unreachable={step.unreachable}]\n")
             if step.failed and step.reason:
@@ -72,6 +79,22 @@ def run(args, env) -> int:
         return ExitStatus.OK
     finally:
         journal.close()
+
+
+def _state(step) -> str:
+    """The label of a step: it failed, or some hosts were unreachable or failed (a step that
+    tolerated them, fail_ok or max_fail), or it never finished, or ok."""
+    if step.failed:
+        return "FAILED"
+    if not step.finished:
+        return "UNFINISHED"
+    if step.unreachable and step.failcount:
+        return "failed+unreachable"
+    if step.unreachable:
+        return "unreachable"
+    if step.failcount:
+        return "some failed"
+    return "ok"
 
 
 def _when(epoch: float | None) -> str:

@@ -21,9 +21,7 @@ def test_help_lists_every_command():
 def test_unknown_command_is_one_line_exit_2():
     code, out, err = run(["frobnicate"])
     assert code == 2
-    # argparse's usage line once, then the one error line
-    assert err.count("orch: error:") == 1 and "invalid choice" in err.splitlines()[-1]
-    assert err.startswith("usage: orch ")
+    assert err.count("\n") == 1 and "invalid choice" in err
 
 
 def test_a_command_builds_only_its_own_parser_and_still_checks_its_flags():

@@ -9,7 +9,7 @@ from orch.cli import main
 from orch.cli.env import Environment
 
 
-def run(argv, tmp_path, stdin="", environ=None):
+def run(argv, tmp_path, stdin="", environ=None, inventory="all:\n  hosts:\n    dev1: {}\n"):
     (tmp_path / "orch.cfg").write_text(textwrap.dedent(f"""\
         [defaults]
         inventory = {tmp_path / 'inventory.yml'}
@@ -17,7 +17,7 @@ def run(argv, tmp_path, stdin="", environ=None):
         fact_cache = sqlite:///{tmp_path / 'facts.db'}
         journal = sqlite:///{tmp_path / 'journal.db'}
         """))
-    (tmp_path / "inventory.yml").write_text("all:\n  hosts:\n    dev1: {}\n")
+    (tmp_path / "inventory.yml").write_text(inventory)
     out, err = io.StringIO(), io.StringIO()
     env = Environment(stdout=out, stderr=err, stdin=io.StringIO(stdin), environ={"USER": "rip", **(environ or {})},
                       cwd=tmp_path, stdin_isatty=False, stdout_isatty=False)

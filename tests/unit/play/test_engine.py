@@ -128,14 +128,17 @@ def test_rolling_play_goes_batch_by_batch(registry):
     assert rolling[4]["args"]["server"] == ["dev6"]
 
 
-def test_rolling_failure_stops_and_reenables_everything(registry):
+def test_rolling_failure_stops_and_leaves_the_failed_host_in_maint(registry):
+    """Issue 16: on_fail put back in HAProxy a host whose health check had failed."""
     def behaviour(module, action, host, args, attempt):
         return ("UnknownError", "CRITICAL load", {}) if action == "runcommand" and host == "dev6" else ("OK", "", {})
 
     outcome, calls, events = run(ROLLING, registry, behaviour=behaviour)
     assert not outcome.ok
-    assert calls[-1]["action"] == "enable" and calls[-1]["args"]["server"] == ["dev4", "dev5", "dev6"]
+    assert calls[-1]["action"] == "enable" and calls[-1]["args"]["server"] == ["dev4", "dev5"]
     assert not any(c["action"] == "status" for c in calls)
+    banners = [e.text for e in events if isinstance(e, ev.Announced)]
+    assert banners[-1] == "Left in MAINT, upgrade or health check failed: dev6"
 
 
 def test_rolling_refuses_a_cluster_too_small_for_its_batch(registry):

@@ -1,0 +1,80 @@
+"""Helpers of the fault suite: orch in the background with its JSON events read as they come,
+HAProxy's server states, the apps' revisions, the journal's view of a run."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+
+from tests.conftest import (
+    REPO,
+    orch_command,
+)
+
+TEST_MODULES = {"ORCH_MODULE_PATHS": f"{REPO / 'modules'},{REPO / 'tests/data/modules'}"}
+
+
+def orch_env(extra: dict | None = None) -> dict:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("ORCH_")}
+    environ.update(PYTHONUNBUFFERED="1", **(extra or {}))
+    return environ
+
+
+class Background:
+    """``orch …`` running with ``--json``: its events read line by line as they come."""
+
+    def __init__(self, lab, argv, env=None):
+        self.proc = subprocess.Popen(orch_command() + [str(a) for a in argv], cwd=lab.workdir,
+                                     env=orch_env(env), stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True, bufsize=1)
+        self.events: list[dict] = []
+
+    def until(self, predicate, timeout: float = 60) -> dict | None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            line = self.proc.stdout.readline()
+            if not line:
+                return None
+            event = json.loads(line)
+            self.events.append(event)
+            if predicate(event):
+                return event
+        raise AssertionError(f"no matching event in {timeout} s: {self.events[-3:]}")
+
+    def finish(self, timeout: float = 120) -> tuple[int, str]:
+        out, err = self.proc.communicate(timeout=timeout)
+        self.events += [json.loads(line) for line in out.splitlines() if line.strip()]
+        return self.proc.returncode, err
+
+    @property
+    def run_id(self) -> str:
+        return next(e["run_id"] for e in self.events if e["type"] == "RunStarted")
+
+
+def server_states(lab) -> dict[str, int]:
+    text = lab.haproxy("show servers state app")
+    header = next(line for line in text.splitlines() if line.startswith("#"))
+    columns = header.lstrip("# ").split()
+    states = {}
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) == len(columns) and not line.startswith("#"):
+            row = dict(zip(columns, fields, strict=True))
+            states[row["srv_name"]] = int(row["srv_admin_state"])
+    return states
+
+
+def served_revision(lab, name: str) -> str:
+    return lab.http_get(lab.app_url(name))[2].strip()
+
+
+def journal_run(lab, run_id: str) -> dict:
+    result = lab.orch("runs", run_id, "--json", check=0)
+    return json.loads(result.stdout)
+
+
+__all__ = ["Background", "Path", "TEST_MODULES", "journal_run", "orch_env", "served_revision",
+           "server_states"]
