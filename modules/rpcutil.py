@@ -67,6 +67,10 @@ AGENT = {
                 "python": {"display_as": "Python", "description": "Version of the host's python3"},
                 "platform": {"display_as": "Platform", "description": "Operating system and machine"},
                 "host": {"display_as": "Host", "description": "The host's name"},
+                "state_dir": {"display_as": "State folder", "description":
+                              "The folder the runtime read host.json, policy and callers from"},
+                "audit_log": {"display_as": "Audit log",
+                              "description": "The audit log the runtime writes"},
             },
             "aggregate": [{"function": "summary", "args": ["python"]}],
         },
@@ -105,6 +109,8 @@ def inventory(request):
         "python": "%d.%d.%d" % tuple(sys.version_info[:3]),
         "platform": _platform(),
         "host": host.name,
+        "state_dir": host.state_dir,
+        "audit_log": getattr(host, "audit_log", None),
     }
 
 
