@@ -22,7 +22,8 @@ a process: the runtime compiles every module it is sent, and compiling ~800 line
 tests/unit/modules/test_module_rpcutil_facts.py checks that source for Python 3.6's grammar and
 the standard library like the rest of the pushed code.
 
-Classes: host.json's, ``/etc/orch/classes`` (one per line, ``#`` comments) and Puppet's
+Classes: host.json's, ``/etc/orch/classes`` (one per line, ``#`` comments; and ``classes`` in
+the state folder when that is not /etc/orch, e.g. a lab host's) and Puppet's
 ``classes.txt`` (Puppet 4+ and the 3.x path MCollective read), merged and sorted.
 """
 
@@ -199,7 +200,10 @@ def collect(host, use_facter, etc_dir=None):
     if host.facts:
         facts = deep_merge(facts, host.facts)
         sources.append("host.json")
-    class_files = [os.path.join(etc_dir, "classes")] + list(PUPPET_CLASSES)
+    class_files = [os.path.join(etc_dir, "classes")]
+    if state_dir and os.path.abspath(state_dir) != os.path.abspath(etc_dir):
+        class_files.append(os.path.join(state_dir, "classes"))  # the lab's per-host folder
+    class_files += list(PUPPET_CLASSES)
     classes = set(host.classes or ())
     classes.update(read_classes(class_files, notes))
     return {"facts": facts, "fact_sources": sources, "notes": notes,
