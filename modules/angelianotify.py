@@ -9,6 +9,7 @@ error status is Aborted with the reason.
 """
 
 import json
+import os
 import urllib.error
 import urllib.request
 
@@ -61,7 +62,10 @@ def sendmsg(request):
     settings = request.host.config("angelianotify") or {}
     url = settings.get("url")
     if not url:
-        request.abort("no webhook configured for this host (host.json config.angelianotify.url)")
+        host_json = os.path.join(getattr(request.host, "state_dir", None) or "/etc/orch",
+                                 "host.json")
+        request.abort("no webhook configured for this host: set config.angelianotify.url in "
+                      + host_json)
         return {}
     if not (url.startswith("http://") or url.startswith("https://")):
         request.abort(f"webhook url {url!r} is not http(s)")

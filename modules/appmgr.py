@@ -4,7 +4,8 @@ Pushed to app servers and run there: standard library only, Python 3.6 compatibl
 
 host.json's ``config.appmgr`` says how the app runs here: ``command`` (the argv that starts the
 app server; it writes its own ``pidfile`` and serves the revision found in ``revision_file``),
-``address`` and ``port`` it listens on, and ``log``. The truth about what runs is what the app
+``address`` and ``port`` it listens on, and ``log``. ``address``, ``pidfile``,
+``revision_file`` and ``log`` default to DEFAULTS; ``port`` and ``command`` must be set. The truth about what runs is what the app
 answers over HTTP, not what a file says: ``status`` asks the app, and ``upgrade`` only reports
 success once the restarted app answers with the new revision.
 
@@ -84,16 +85,30 @@ class AppError(Exception):
     """The app could not be reached, stopped or started; the message says why."""
 
 
+#: Settings with a sensible default on any host (FHS places); ``port`` and ``command`` have
+#: none: only the operator knows how their app starts and where it listens.
+DEFAULTS = {
+    "address": "127.0.0.1",
+    "pidfile": "/run/appmgr/app.pid",
+    "revision_file": "/var/lib/appmgr/revision",
+    "log": "/var/log/appmgr/app.log",
+}
+REQUIRED = ("address", "port", "command", "pidfile", "revision_file")
+
+
 def _settings(request):
-    """host.json's ``config.appmgr``, checked for the keys this module needs."""
-    settings = request.host.config("appmgr") or {}
-    if not settings:
-        raise AppError("appmgr is not set up on this host (host.json has no config.appmgr)")
-    missing = [key for key in ("address", "port", "command", "pidfile", "revision_file")
-               if not settings.get(key)]
+    """host.json's ``config.appmgr`` over DEFAULTS, checked for the keys this module needs;
+    a missing one is named with the file to set it in."""
+    given = request.host.config("appmgr") or {}
+    settings = dict(DEFAULTS)
+    settings.update(dict((key, value) for key, value in given.items() if value is not None))
+    missing = [key for key in REQUIRED if not settings.get(key)]
     if missing:
-        raise AppError("appmgr is not configured on this host: host.json config.appmgr lacks "
-                       + ", ".join(missing))
+        host_json = os.path.join(getattr(request.host, "state_dir", None) or "/etc/orch",
+                                 "host.json")
+        raise AppError("appmgr is not set up on this host: set "
+                       + ", ".join("config.appmgr." + key for key in missing)
+                       + " in " + host_json)
     command = settings["command"]
     if not isinstance(command, list) or not all(isinstance(part, str) for part in command):
         raise AppError("config.appmgr.command must be a list of strings (an argv)")

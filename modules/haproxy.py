@@ -3,7 +3,7 @@
 Pushed to load balancers and run there: standard library only, Python 3.6 compatible.
 
 Every change talks to HAProxy's admin socket (the ``stats socket`` line of haproxy.cfg, named by
-host.json's ``config.haproxy.socket``) with the ``socket`` module: one command per connection,
+host.json's ``config.haproxy.socket``, else HAProxy's packaged ``/run/haproxy/admin.sock``) with the ``socket`` module: one command per connection,
 no shell, no ``socat``. Before changing anything the module reads ``show servers state <backend>``
 and checks that the backend and every named server exist, so a typo aborts with a clear message
 and leaves HAProxy as it was, instead of disabling half of a list.
@@ -123,14 +123,27 @@ class HAProxyError(Exception):
     """HAProxy could not be reached or refused a command; the message says which."""
 
 
+#: Where Debian's and Red Hat's haproxy packages put the admin socket (``stats socket`` in their
+#: shipped haproxy.cfg): used when host.json does not name one.
+DEFAULT_SOCKET = "/run/haproxy/admin.sock"
+
+
+def _host_json(request):
+    return os.path.join(getattr(request.host, "state_dir", None) or "/etc/orch", "host.json")
+
+
 def _socket_path(request):
-    """The admin socket named in host.json, checked to exist so the message can say so."""
+    """The admin socket named in host.json, else HAProxy's packaged default; checked to exist
+    so the message can say what to set where."""
     path = (request.host.config("haproxy") or {}).get("socket")
     if not path:
-        raise HAProxyError("no haproxy socket configured for this host "
-                           "(host.json config.haproxy.socket)")
+        if os.path.exists(DEFAULT_SOCKET):
+            return DEFAULT_SOCKET
+        raise HAProxyError(f"no HAProxy admin socket at {DEFAULT_SOCKET} (HAProxy's default): "
+                           f"set config.haproxy.socket in {_host_json(request)}")
     if not os.path.exists(path):
-        raise HAProxyError(f"HAProxy socket {path} does not exist (is HAProxy running?)")
+        raise HAProxyError(f"HAProxy socket {path} does not exist (is HAProxy running? "
+                           f"config.haproxy.socket in {_host_json(request)})")
     return path
 
 

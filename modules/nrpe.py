@@ -3,7 +3,9 @@
 Pushed to hosts and run there: standard library only, Python 3.6 compatible.
 
 The caller names a check (``check_load``); the command line comes from the host's own config
-(host.json's ``config.nrpe.config``), in NRPE's syntax::
+(host.json's ``config.nrpe.config``, else NRPE's own ``/etc/nagios/nrpe.cfg``), in NRPE's
+syntax, following ``include=`` files and ``include_dir=`` folders (their ``*.cfg`` files, and
+sub-folders, as NRPE reads them)::
 
     # comments and blank lines are ignored
     command[check_load]=/usr/lib/nagios/plugins/check_load -w 15,10,5 -c 30,25,20
@@ -92,11 +94,24 @@ def read_commands(path, depth=0):
         if key == "include" and value:
             commands.update(read_commands(_relative(path, value), depth + 1))
         elif key == "include_dir" and value:
-            folder = _relative(path, value)
-            if os.path.isdir(folder):
-                for name in sorted(os.listdir(folder)):
-                    if name.endswith(".cfg"):
-                        commands.update(read_commands(os.path.join(folder, name), depth + 1))
+            commands.update(_read_folder(_relative(path, value), depth + 1))
+    return commands
+
+
+def _read_folder(folder, depth):
+    """Every ``*.cfg`` of an ``include_dir`` folder and of its sub-folders, in name order, as
+    NRPE's read_config_dir does; a folder that does not exist gives nothing."""
+    if depth > 8:
+        raise CheckError(f"NRPE config includes nest too deep at {folder}")
+    commands = {}
+    if not os.path.isdir(folder):
+        return commands
+    for name in sorted(os.listdir(folder)):
+        path = os.path.join(folder, name)
+        if os.path.isdir(path):
+            commands.update(_read_folder(path, depth + 1))
+        elif name.endswith(".cfg") and os.path.isfile(path):
+            commands.update(read_commands(path, depth + 1))
     return commands
 
 
@@ -126,10 +141,21 @@ def parse_metrics(perfdata):
     return metrics
 
 
+#: NRPE's own default config (Debian's nagios-nrpe-server, EPEL's nrpe use this path; it
+#: includes ``/etc/nagios/nrpe.d`` and ``nrpe_local.cfg`` through ``include_dir``/``include``).
+DEFAULT_CONFIG = "/etc/nagios/nrpe.cfg"
+
+
 def _config_path(request):
+    """host.json's ``config.nrpe.config``, else NRPE's default when it exists."""
     path = (request.host.config("nrpe") or {}).get("config")
     if not path:
-        raise CheckError("no NRPE config for this host (host.json config.nrpe.config)")
+        if os.path.exists(DEFAULT_CONFIG):
+            return DEFAULT_CONFIG
+        host_json = os.path.join(getattr(request.host, "state_dir", None) or "/etc/orch",
+                                 "host.json")
+        raise CheckError(f"no NRPE config at {DEFAULT_CONFIG} (NRPE's default): "
+                         f"set config.nrpe.config in {host_json}")
     return path
 
 

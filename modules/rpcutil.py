@@ -22,7 +22,8 @@ a process: the runtime compiles every module it is sent, and compiling ~800 line
 tests/unit/modules/test_module_rpcutil_facts.py checks that source for Python 3.6's grammar and
 the standard library like the rest of the pushed code.
 
-Classes: host.json's, ``/etc/orch/classes`` (one per line, ``#`` comments) and Puppet's
+Classes: host.json's, ``/etc/orch/classes`` (one per line, ``#`` comments; and ``classes`` in
+the state folder when that is not /etc/orch, e.g. a lab host's) and Puppet's
 ``classes.txt`` (Puppet 4+ and the 3.x path MCollective read), merged and sorted.
 """
 
@@ -67,6 +68,10 @@ AGENT = {
                 "python": {"display_as": "Python", "description": "Version of the host's python3"},
                 "platform": {"display_as": "Platform", "description": "Operating system and machine"},
                 "host": {"display_as": "Host", "description": "The host's name"},
+                "state_dir": {"display_as": "State folder", "description":
+                              "The folder the runtime read host.json, policy and callers from"},
+                "audit_log": {"display_as": "Audit log",
+                              "description": "The audit log the runtime writes"},
             },
             "aggregate": [{"function": "summary", "args": ["python"]}],
         },
@@ -105,6 +110,8 @@ def inventory(request):
         "python": "%d.%d.%d" % tuple(sys.version_info[:3]),
         "platform": _platform(),
         "host": host.name,
+        "state_dir": host.state_dir,
+        "audit_log": getattr(host, "audit_log", None),
     }
 
 
@@ -193,7 +200,10 @@ def collect(host, use_facter, etc_dir=None):
     if host.facts:
         facts = deep_merge(facts, host.facts)
         sources.append("host.json")
-    class_files = [os.path.join(etc_dir, "classes")] + list(PUPPET_CLASSES)
+    class_files = [os.path.join(etc_dir, "classes")]
+    if state_dir and os.path.abspath(state_dir) != os.path.abspath(etc_dir):
+        class_files.append(os.path.join(state_dir, "classes"))  # the lab's per-host folder
+    class_files += list(PUPPET_CLASSES)
     classes = set(host.classes or ())
     classes.update(read_classes(class_files, notes))
     return {"facts": facts, "fact_sources": sources, "notes": notes,

@@ -60,6 +60,7 @@ class Config:
     ssh_user: str = ""
     ssh_key: str = ""
     lab_dir: str = "~/.orch/lab"
+    fact_source: str = "system"  # system | facter: what ``orch facts --gather`` asks hosts for
     sources: dict = field(default_factory=dict, compare=False)  # name -> where it was set
 
 
@@ -68,7 +69,7 @@ _PATH_KEYS = {"known_hosts", "ssh_key", "lab_dir"}
 _URL_KEYS = {"fact_cache", "journal"}
 _INT_KEYS = {"concurrency"}
 _DURATION_KEYS = {"connect_timeout", "request_timeout", "interrupt_grace"}
-_CHOICES = {"host_key_policy": {"strict", "accept-new"}}
+_CHOICES = {"host_key_policy": {"strict", "accept-new"}, "fact_source": {"system", "facter"}}
 
 
 def _resolve_path(value: str, base: Path) -> str:

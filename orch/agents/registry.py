@@ -32,7 +32,11 @@ from orch.errors import InputError, Where
 from orch.runtime import core
 
 ENTRY_POINT_GROUP = "orch.modules"
-SHIPPED_MODULES = Path(__file__).resolve().parents[2] / "modules"
+# An installed orch carries its modules as package data (orch/shipped_modules, mapped from the
+# checkout's modules/ by setup.py); a checkout has them beside the package.
+_INSTALLED_MODULES = Path(__file__).resolve().parents[1] / "shipped_modules"
+SHIPPED_MODULES = (_INSTALLED_MODULES if _INSTALLED_MODULES.is_dir()
+                   else Path(__file__).resolve().parents[2] / "modules")
 
 _NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 _TOP_KEYS = {"name", "description", "version", "author", "license", "url", "timeout", "actions"}

@@ -15,7 +15,7 @@ import sys
 from orch.errors import ExitStatus, OrchError
 
 # Order is the order of ``orch --help``.
-COMMANDS = ("play", "call", "discover", "facts", "inventory", "agents", "runs", "lab")
+COMMANDS = ("play", "call", "discover", "facts", "inventory", "agents", "runs", "lab", "host")
 
 
 class _Parser(argparse.ArgumentParser):

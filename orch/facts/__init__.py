@@ -4,8 +4,8 @@
 a gather run found. Importing this package loads neither sqlite3 nor redis.
 """
 
-from orch.facts.cache import FactCache, StaleFacts, open_cache, store_gathered
+from orch.facts.cache import CLASSES_KEY, FactCache, StaleFacts, open_cache, store_gathered
 from orch.facts.records import MISSING, HostRecord, deep_merge, lookup
 
-__all__ = ["MISSING", "FactCache", "HostRecord", "StaleFacts", "deep_merge", "lookup",
+__all__ = ["CLASSES_KEY", "MISSING", "FactCache", "HostRecord", "StaleFacts", "deep_merge", "lookup",
            "open_cache", "store_gathered"]

@@ -71,15 +71,28 @@ def open_cache(url: str) -> FactCache:
 #: host < inventory < ``orch facts --import``), and the cache keeps no other provenance.
 SOURCE_KEY = "orch_fact_source"
 GATHERED = "gathered"
+#: The key a gathered record keeps the classes the host reported under (``rpcutil.inventory``'s
+#: ``classes``: /etc/orch/classes, Puppet's classes.txt, host.json): discovery's ``-C``/``-S``
+#: add them to the inventory's groups and ``classes``. Only gathered records are read for it.
+CLASSES_KEY = "orch_classes"
 
 
-def store_gathered(config, facts: Mapping[str, Mapping], gathered_at: float | None = None) -> int:
+def store_gathered(config, facts: Mapping[str, Mapping], gathered_at: float | None = None,
+                   classes: Mapping[str, Iterable[str]] | None = None) -> int:
     """Record facts just gathered from live hosts (``orch facts --gather`` calls this).
 
     ``facts`` is ``{host: {fact: value}}``; each host's previous facts are replaced. Each host's
-    record gets ``orch_fact_source: gathered`` (see SOURCE_KEY).
+    record gets ``orch_fact_source: gathered`` (see SOURCE_KEY) and, when ``classes`` names the
+    host, its reported classes as a sorted list under CLASSES_KEY.
     """
-    marked = {host: {**values, SOURCE_KEY: GATHERED} for host, values in facts.items()}
+    classes = classes or {}
+    marked = {}
+    for host, values in facts.items():
+        record = {**values, SOURCE_KEY: GATHERED}
+        record.pop(CLASSES_KEY, None)  # a host cannot report classes through its facts
+        if host in classes:
+            record[CLASSES_KEY] = sorted({str(name) for name in classes[host] if name})
+        marked[host] = record
     cache = open_cache(config.fact_cache)
     try:
         return cache.put_many(marked, time.time() if gathered_at is None else gathered_at)

@@ -44,7 +44,8 @@ import types
 #      "check_mode"}
 #     {"kind": "exit"}                                finish and leave
 #   host -> controller
-#     {"kind": "hello", "host", "python", "loaded_from", "state_dir", "caller"}   once, right after start
+#     {"kind": "hello", "host", "python", "loaded_from", "state_dir", "audit_log", "caller"}
+#                                                     once, right after start
 #     {"kind": "reply", "reqid", "status", "message", "data", "changed"}   one per request
 # --------------------------------------------------------------------------------------------
 
@@ -411,12 +412,20 @@ def mask_args(declaration, action, args):
 # The host: its state folder, host.json, the caller, the audit log and the policy.
 # --------------------------------------------------------------------------------------------
 
+#: The system-wide state folder of a host that ``orch host init`` set up. Module-level so an
+#: in-process unit test can aim it at a temporary folder; nothing a request carries changes it.
+ETC_DIR = "/etc/orch"
+#: Where a runtime running as root writes its audit log (a folder only root can write).
+LOG_DIR = "/var/log/orch"
+
+
 def resolve_state_dir(environ):
-    """Where this host keeps host.json, audit.log, policy/ and callers.
+    """Where this host keeps host.json, policy/, callers, classes and facts.d/.
 
     ``$ORCH_STATE_DIR`` if set; else, in the lab, ``$ORCH_LAB_DIR/addr/<address>`` where
     <address> is the local address the SSH connection arrived on (the third field of
-    ``$SSH_CONNECTION``), so one sshd can serve many lab hosts; else ``~/.orch``.
+    ``$SSH_CONNECTION``), so one sshd can serve many lab hosts; else ``/etc/orch`` when it
+    exists (a host set up by ``orch host init``); else ``~/.orch``.
     """
     if environ.get("ORCH_STATE_DIR"):
         return environ["ORCH_STATE_DIR"]
@@ -424,13 +433,54 @@ def resolve_state_dir(environ):
     connection = (environ.get("SSH_CONNECTION") or "").split()
     if lab_dir and len(connection) >= 3:
         return os.path.join(lab_dir, "addr", connection[2])
+    if os.path.isdir(ETC_DIR):
+        return ETC_DIR
     return _default_state_dir(environ)
+
+
+def resolve_audit_log(environ, state_dir):
+    """The audit log's path: ``<state>/audit.log`` for the lab's and ``$ORCH_STATE_DIR``'s
+    folders and for ``~/.orch``; for ``/etc/orch``, ``/var/log/orch/audit.log`` when this
+    process runs as root, else ``~/.orch/audit.log`` (the login user cannot write /var/log).
+    """
+    if state_dir != ETC_DIR:
+        return os.path.join(state_dir, "audit.log")
+    if os.geteuid() == 0:
+        return os.path.join(LOG_DIR, "audit.log")
+    return os.path.join(_default_state_dir(environ), "audit.log")
 
 
 def _default_state_dir(environ):
     """``~/.orch`` of the login user."""
     home = environ.get("HOME") or os.path.expanduser("~")
     return os.path.join(home, ".orch")
+
+
+def untrusted_file(path, state_dir):
+    """Why ``path`` (a policy file, or its folder) must not be trusted; None when it may be.
+
+    As sshd's StrictModes: the file, and every folder from it up to the state folder, must be
+    owned by root (or, outside /etc/orch, by the user this runtime runs as) and writable by
+    neither group nor others; otherwise anyone who could write it would decide what the
+    policy allows.
+    """
+    owners = (0,) if state_dir == ETC_DIR else (0, os.geteuid())
+    top = os.path.abspath(state_dir)
+    current = os.path.abspath(path)
+    while True:
+        try:
+            info = os.stat(current)
+        except (IOError, OSError) as error:
+            return "cannot check %s: %s" % (current, getattr(error, "strerror", None) or error)
+        if info.st_uid not in owners:
+            return "%s is owned by uid %d, not by %s" % (
+                current, info.st_uid, " or ".join("uid %d" % uid for uid in owners))
+        if info.st_mode & 0o022:
+            return "%s is writable by group or others (mode %04o)" % (
+                current, info.st_mode & 0o7777)
+        if current == top or os.path.dirname(current) == current:
+            return None
+        current = os.path.dirname(current)
 
 
 class Host(object):
@@ -447,7 +497,14 @@ class Host(object):
         self.classes = classes
         #: Modules this host offers, from host.json.
         self.agents = agents
+        #: The audit log the runtime writes (see resolve_audit_log); set by Runtime.
+        self.audit_log = None
         self._config = config
+
+    @property
+    def host_json(self):
+        """The host.json a missing module setting belongs in (for messages)."""
+        return os.path.join(self.state_dir, "host.json")
 
     def config(self, module):
         """Per-module settings from host.json's "config" (e.g. haproxy's socket); {} if none."""
@@ -501,16 +558,35 @@ def identify_caller(environ, state_dir):
 
     sshd's ExposeAuthInfo writes the key that logged in to the file ``$SSH_USER_AUTH``
     (``publickey ssh-ed25519 AAAA...``). If ``<state>/callers`` maps that key to an operator
-    name (lines ``<key-type> <base64-key> <name>``), that name is the caller; otherwise it is
-    the login user's name.
+    name, that name is the caller; otherwise it is the login user's name. Lines of callers are
+    ``<key-type> <base64-key> <name>`` or ``SHA256:<fingerprint> <name>`` (the fingerprint
+    ``ssh-keygen -l`` prints). A callers file others could write is ignored (untrusted_file).
     """
     keys = _logged_in_keys(environ.get("SSH_USER_AUTH"))
     if keys:
-        names = _read_callers(os.path.join(state_dir, "callers"))
+        path = os.path.join(state_dir, "callers")
+        names = _read_callers(path) if os.path.exists(path) else {}
+        if names and untrusted_file(path, state_dir):
+            names = {}
         for key in keys:
             if key in names:
                 return names[key]
+            fingerprint = key_fingerprint(key[1])
+            if fingerprint and fingerprint in names:
+                return names[fingerprint]
     return _login_user(environ)
+
+
+def key_fingerprint(base64_key):
+    """``SHA256:...`` of a public key's base64 blob, as ``ssh-keygen -l`` prints it."""
+    import binascii
+
+    try:
+        blob = binascii.a2b_base64(base64_key)
+    except (binascii.Error, ValueError):
+        return None
+    digest = binascii.b2a_base64(_sha256()(blob).digest()).decode("ascii").strip()
+    return "SHA256:" + digest.rstrip("=")
 
 
 def _logged_in_keys(auth_info_path):
@@ -542,6 +618,11 @@ def _read_callers(path):
         line = line.strip()
         if not line or line.startswith("#"):
             continue
+        if line.startswith("SHA256:"):
+            fields = line.split(None, 1)
+            if len(fields) == 2:
+                names[fields[0]] = fields[1].strip()
+            continue
         fields = line.split(None, 2)
         if len(fields) == 3:
             names[(fields[0], fields[1])] = fields[2].strip()
@@ -558,7 +639,7 @@ def _login_user(environ):
 
 
 class AuditLog(object):
-    """``<state>/audit.log``: one line per request, written before anything else happens.
+    """The audit log (resolve_audit_log): one line per request, written before anything else.
 
     The file is opened at start and reopened on the next request if that failed, so a fixed
     permission problem heals without restarting. ``write`` raises OSError/IOError when the line
@@ -620,7 +701,8 @@ def check_policy(state_dir, module, action, caller, host):
     space-separated list (callers and actions: any may match; facts ``key=value``, value may be
     /regex/, and classes: all must match). The first matching line wins, else the default
     (deny when the file says none). No file: everything is allowed. A line that cannot be read
-    denies the request, naming the line, rather than guessing.
+    denies the request, naming the line, rather than guessing; so does a file that others
+    could have written (see untrusted_file).
     """
     path = os.path.join(state_dir, "policy", module + ".policy")
     try:
@@ -632,6 +714,9 @@ def check_policy(state_dir, module, action, caller, host):
         if getattr(error, "errno", None) == errno.ENOENT:
             return None
         return "cannot read policy %s: %s" % (path, error)
+    distrust = untrusted_file(path, state_dir)
+    if distrust:
+        return "policy %s is not trusted: %s" % (path, distrust)
     default = "deny"
     for number, line in enumerate(lines, 1):
         stripped = line.strip()
@@ -782,6 +867,7 @@ class Runtime(object):
 
     def __init__(self, state_dir, host, caller, audit):
         self.state_dir = state_dir
+        host.audit_log = audit.path
         self.host = host
         self.caller = caller
         self.audit = audit
@@ -968,8 +1054,12 @@ def main(environ=None):
 
     # 1. Where this host keeps its state (a real host's default folder is made on first use).
     state_dir = resolve_state_dir(environ)
-    if state_dir == _default_state_dir(environ) and not os.path.exists(state_dir):
-        os.makedirs(state_dir, 0o700)
+    audit_path = resolve_audit_log(environ, state_dir)
+    for folder in (state_dir, os.path.dirname(audit_path)):
+        if folder == _default_state_dir(environ) and not os.path.exists(folder):
+            os.makedirs(folder, 0o700)
+        elif folder == LOG_DIR and not os.path.exists(folder):
+            os.makedirs(folder, 0o750)  # readable by root (and its group) only
     # 2. Who this host is: host.json. A broken file stops the runtime with one clear line
     #    (the controller reports the last line of stderr), rather than guessing facts.
     try:
@@ -979,11 +1069,12 @@ def main(environ=None):
     # 3. Who is calling: the SSH key that logged in, mapped to an operator name.
     caller = identify_caller(environ, state_dir)
     # 4. The audit log (requests are refused while it cannot be written).
-    audit = AuditLog(os.path.join(state_dir, "audit.log"))
+    audit = AuditLog(audit_path)
     audit.open()
     # 5. Say hello, then serve.
     write_frame(output_stream, {
         "kind": KIND_HELLO, "host": host.name, "state_dir": state_dir, "caller": caller,
+        "audit_log": audit_path,
         "python": "%d.%d.%d" % tuple(sys.version_info[:3]),
         "loaded_from": globals().get("__orch_loaded_from__", "source"),
     })

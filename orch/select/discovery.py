@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from orch.errors import InputError, Where
-from orch.facts.cache import GATHERED, SOURCE_KEY, FactCache, StaleFacts, open_cache
+from orch.facts.cache import CLASSES_KEY, GATHERED, SOURCE_KEY, FactCache, StaleFacts, open_cache
 from orch.facts.records import MISSING, deep_merge, group_values, lookup
 from orch.select.facts_match import FactTest
 from orch.select.filter import ALWAYS_OFFERED, Filter
@@ -27,7 +27,8 @@ class InventoryContext:
     Facts are read a key at a time as groups of hosts per distinct value, so a test runs once
     per distinct value, not once per host. Classes and agents come from each host's
     ``classes``/``agents`` (sets the inventory shares between hosts of the same groups), and a
-    pattern is tested once per distinct set.
+    pattern is tested once per distinct set; classes also include those a gathered host
+    reported (CLASSES_KEY of its cached record).
     """
 
     def __init__(self, hosts: dict, cache: FactCache | None, inventory=None):
@@ -37,8 +38,31 @@ class InventoryContext:
         self._groups: dict[str, list[tuple[Any, list[str]]]] = {}
         self._static: dict[str, dict] | None = None
         self._gathered: set[str] | None = None
+        self._classes: dict[str, frozenset] | None = None
+
+    def gathered_classes(self) -> dict[str, frozenset]:
+        """``{host: classes it reported}`` for gathered hosts: one key read, memoized; hosts
+        sharing the same reported classes share one frozenset."""
+        if self._classes is None:
+            self._classes = {}
+            if self.cache is not None:
+                gathered = self.gathered_hosts()
+                for value, names in self.cache.value_groups(CLASSES_KEY):
+                    if not isinstance(value, list) or not value:
+                        continue
+                    shared = frozenset(str(item) for item in value)
+                    self._classes.update((name, shared) for name in names if name in gathered)
+        return self._classes
+
+    def host_classes(self, name: str) -> frozenset:
+        """The inventory's classes of ``name`` plus those it reported when gathered."""
+        static = self.hosts[name].classes
+        reported = self.gathered_classes().get(name)
+        return static | reported if reported else static
 
     def _with_names(self, attribute: str, pattern: NamePattern, candidates: set) -> set:
+        if attribute == "classes" and self.gathered_classes():
+            return self._with_classes(pattern, candidates)
         hosts = self.hosts
         extra = ALWAYS_OFFERED if attribute == "agents" else frozenset()
         if pattern.regex is None and pattern.text in extra:
@@ -58,6 +82,24 @@ class InventoryContext:
                 entry = memo[id(names)] = (names, (attribute == "agents" and not names)
                                            or pattern.matches_any(names | extra))
             if entry[1]:
+                found.add(name)
+        return found
+
+    def _with_classes(self, pattern: NamePattern, candidates: set) -> set:
+        """``-C`` over inventory classes plus reported ones, tested once per distinct pair."""
+        reported = self.gathered_classes()
+        memo: dict[tuple[int, int], bool] = {}
+        found = set()
+        for name in candidates:
+            static = self.hosts[name].classes
+            extra = reported.get(name, frozenset())
+            key = (id(static), id(extra))
+            verdict = memo.get(key)
+            if verdict is None:
+                names = static | extra
+                verdict = memo[key] = (pattern.text in names if pattern.regex is None
+                                       else pattern.matches_any(names))
+            if verdict:
                 found.add(name)
         return found
 
@@ -278,6 +320,15 @@ class SelectedHost:
             else:
                 self._facts = deep_merge(static, entry[0])
         return self._facts
+
+    @property
+    def classes(self) -> frozenset:
+        """The inventory's classes, plus those the host reported when its facts were gathered."""
+        entry = self._loader.get(self.host.name)
+        reported = entry[0].get(CLASSES_KEY) if entry and entry[0].get(SOURCE_KEY) == GATHERED else None
+        if isinstance(reported, list) and reported:
+            return self.host.classes | frozenset(str(item) for item in reported)
+        return self.host.classes
 
     @property
     def gathered_at(self) -> float | None:

@@ -18,7 +18,9 @@ DESCRIPTION = """Report how the values of one fact are distributed over the sele
 Dotted keys reach nested facts. Hosts without the fact are not listed.
 --max-age DURATION: refuse (exit 1, naming them) when a host left after -I, -A and -C has
 cached facts older than DURATION or none at all.
---gather asks the selected live hosts (rpcutil.inventory) and refreshes the cache.
+--gather asks the selected live hosts (rpcutil.inventory) and refreshes the cache, classes
+included (/etc/orch/classes, Puppet's classes.txt: -C and -S see them afterwards); --facter,
+or 'fact_source = facter' in orch.cfg, also merges 'facter --json' where hosts have Facter.
 
 Exit 0 when some selected host has the fact, 1 when none does (or nothing matched, or facts
 are stale), 2 for bad input."""
@@ -32,6 +34,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="load {host: {facts}} from a JSON file into the fact cache")
     parser.add_argument("--gather", action="store_true",
                         help="refresh the fact cache from the selected live hosts")
+    parser.add_argument("--facter", action="store_true",
+                        help="with --gather: also run 'facter --json' on hosts that have it "
+                             "(default: fact_source in orch.cfg)")
     parser.add_argument("--accept-new", action="store_true",
                         help="with --gather: trust and record first-seen host keys")
     add_selection_flags(parser)
@@ -79,12 +84,16 @@ async def gather(args, env, config) -> int:
     run = Run(config, registry, make_sink(env, json=args.json, verbose=args.verbose),
               host_key_policy="accept-new" if getattr(args, "accept_new", False) else None)
 
+    inputs = {"facter": True} if args.facter or config.fact_source == "facter" else {}
+
     async def body(engine) -> tuple[bool, str]:
-        ok, _ = await engine.one_step("gather", hosts, "rpcutil", "inventory", {},
+        ok, _ = await engine.one_step("gather", hosts, "rpcutil", "inventory", inputs,
                                       CallOptions(), read_only=True)
         result = engine.last_result
         facts = {host: reply.data.get("facts") or {} for host, reply in result.ok.items()}
-        count = store_gathered(config, facts) if facts else 0
+        classes = {host: reply.data["classes"] for host, reply in result.ok.items()
+                   if isinstance(reply.data.get("classes"), list)}
+        count = store_gathered(config, facts, classes=classes) if facts else 0
         return ok, f"gathered the facts of {count} host(s) into {config.fact_cache}"
 
     settle_heap()

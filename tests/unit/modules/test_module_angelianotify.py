@@ -60,7 +60,8 @@ def test_receiver_down_is_aborted_with_reason(receiver, call):
     closed = {"angelianotify": {"url": f"http://127.0.0.1:{free_port()}/", "timeout": 2}}
     with pytest.raises(Aborted, match="cannot reach webhook .*Connection refused"):
         call("angelianotify", "sendmsg", {"recipient": "rip", "message": "hi"}, closed)
-    with pytest.raises(Aborted, match="no webhook configured"):
+    with pytest.raises(Aborted, match=r"no webhook configured for this host: set "
+                                      r"config.angelianotify.url in /nonexistent/host.json$"):
         call("angelianotify", "sendmsg", {"recipient": "rip", "message": "hi"}, {})
 
 

@@ -72,11 +72,13 @@ def test_stale_pidfile_of_another_process_is_not_killed(app, call):
 
 
 def test_unconfigured_host_is_a_clear_abort(call):
-    with pytest.raises(Aborted, match=r"appmgr is not set up on this host \(host.json has no config.appmgr\)"):
+    with pytest.raises(Aborted, match=r"^appmgr is not set up on this host: set config.appmgr.port, "
+                                      r"config.appmgr.command in /nonexistent/host.json$"):
         call("appmgr", "status", {}, {})
-    with pytest.raises(Aborted, match="host.json config.appmgr lacks pidfile"):
+    with pytest.raises(Aborted, match=r"set config.appmgr.pidfile in /etc/orch/host.json$"):
         call("appmgr", "status", {}, {"appmgr": {"address": "127.0.0.1", "port": 1, "command": ["x"],
-                                                 "revision_file": "/tmp/r"}})
+                                                 "revision_file": "/tmp/r", "pidfile": ""}},
+             state_dir="/etc/orch")
 
 
 def test_revision_parsing():

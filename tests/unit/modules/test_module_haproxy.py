@@ -87,5 +87,5 @@ def test_missing_socket_is_a_clear_abort(tmp_path, call):
     config = {"haproxy": {"socket": str(tmp_path / "gone.sock")}}
     with pytest.raises(Aborted, match="gone.sock does not exist"):
         call("haproxy", "status", {"backend": "app"}, config)
-    with pytest.raises(Aborted, match="no haproxy socket configured"):
+    with pytest.raises(Aborted, match=r"set config.haproxy.socket in /nonexistent/host.json$"):
         call("haproxy", "enable", {"backend": "app", "server": "dev1"}, {})

@@ -50,3 +50,32 @@ def test_gathered_nested_facts_reachable_by_dotted_keys(fleet):
         assert cache.values("processors.count") == {"lb1": 2}
     finally:
         cache.close()
+
+
+def test_classes_a_gathered_host_reported_are_seen_by_classes_and_compound(fleet):
+    config = _config(fleet)
+    store_gathered(config, {"dev1": {"kernel": "Linux"}, "dev2": {"kernel": "Linux"},
+                            "lb1": {"kernel": "Linux"}},
+                   classes={"dev1": ["db_primary", "web"], "dev2": ["nginx::server"],
+                            "lb1": []})
+    assert fleet.run("discover", "-C", "db_primary")[1] == "dev1\n"
+    assert fleet.run("discover", "-C", "/^nginx::/")[1] == "dev2\n"
+    assert fleet.run("discover", "-C", "web", "-C", "db_primary")[1] == "dev1\n"
+    assert fleet.run("discover", "-S", "db_primary or loadbalancer")[1] == "dev1\nlb1\n"
+    assert fleet.run("discover", "-S", "nginx::server and cluster=bravo")[1] == "dev2\n"
+    [host] = discover(config, Filter(identities=("dev2",)))
+    assert "nginx::server" in host.classes and "web" in host.classes
+    code, _, err = fleet.run("discover", "-C", "mysql")
+    assert code == 1
+
+
+def test_imported_records_cannot_claim_classes(fleet):
+    fleet.import_facts({"dev3": {"orch_classes": ["db_primary"]}})
+    code, out, _ = fleet.run("discover", "-C", "db_primary")
+    assert code == 1 and out == ""
+
+
+def test_a_host_cannot_report_classes_through_its_facts(fleet):
+    config = _config(fleet)
+    store_gathered(config, {"dev3": {"orch_classes": ["db_primary"]}})
+    assert fleet.run("discover", "-C", "db_primary")[0] == 1
