@@ -23,6 +23,8 @@ import stat as stat_module
 import tempfile
 import time
 
+from orch_runtime import Abort
+
 MAX_SIZE = 1024 * 1024
 DIFF_CAP = 64 * 1024  # characters of diff in a reply
 PATH_PATTERN = "\\A/[^\\x00]*\\Z"
@@ -446,22 +448,19 @@ def _fetch(request):
 
 
 def _handler(function, verb):
-    def action(request):
+    def serve(request):
         try:
             return function(request)
         except FileError as error:
-            request.abort(str(error))
+            raise Abort(str(error))
         except OSError as error:
-            request.abort("%s %s: %s" % (verb, request.args.get("path"),
-                                         error.strerror or error))
-        return {}
+            raise Abort("%s %s: %s" % (verb, request.args.get("path"), error.strerror or error))
 
-    action.__name__ = verb
-    action.__doc__ = AGENT["actions"][verb]["description"]
-    return action
+    serve.__name__ = verb
+    serve.__doc__ = AGENT["actions"][verb]["description"]
+    return serve
 
 
-write = _handler(_write, "write")
-stat = _handler(_stat, "stat")
-remove = _handler(_remove, "remove")
-fetch = _handler(_fetch, "fetch")
+#: Each declared action's function (the runtime's explicit binding; see docs/modules.md).
+ACTIONS = {verb: _handler(function, verb) for verb, function in (
+    ("write", _write), ("stat", _stat), ("remove", _remove), ("fetch", _fetch))}
