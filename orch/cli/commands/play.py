@@ -43,6 +43,8 @@ def configure(parser) -> None:
     add_run_flags(parser)
     parser.add_argument("-v", "--verbose", action="store_true", help="a line per host for every step")
     parser.add_argument("--json", action="store_true", help="JSON Lines: one event per line")
+    parser.add_argument("--diff", action="store_true",
+                        help="show the unified diffs of changed files (file.write)")
 
 
 def run(args, env) -> int:
@@ -108,7 +110,8 @@ def run(args, env) -> int:
             return 0
         if args.no_lock:
             shown = {**shown, "--no-lock": True}
-        run = Run(config, registry, make_sink(env, json=args.json, verbose=args.verbose),
+        run = Run(config, registry, make_sink(env, json=args.json, verbose=args.verbose,
+                                              diff=args.diff),
                   masker=masker, journal=journal, resumed_from=args.resume, done=done,
                   host_key_policy="accept-new" if args.accept_new else None, narrow=narrow,
                   check=args.check, locking=not args.no_lock)
