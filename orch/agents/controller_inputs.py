@@ -19,6 +19,7 @@ before any host is contacted); a template that fails for one host fails that hos
 from __future__ import annotations
 
 import base64
+import functools
 import os
 from collections.abc import Mapping
 
@@ -28,6 +29,7 @@ LOCAL_FILE = "local_file"
 TEMPLATE = "template"
 KINDS = (LOCAL_FILE, TEMPLATE)
 DEFAULT_MAXSIZE = 1024 * 1024
+MAX_RENDERED = 16 * 1024 * 1024  # characters a template may build in one expression
 
 
 def controller_inputs(action_spec: Mapping) -> dict[str, dict]:
@@ -106,18 +108,43 @@ def for_host(module: str, action: str, action_spec: Mapping, args: Mapping, host
     return resolved
 
 
+@functools.lru_cache(maxsize=1)
+def _environment():
+    """Jinja2's sandbox (no ``_`` attributes, no unsafe calls), undefined names are errors,
+    text kept as is (no autoescape, trailing newline kept)."""
+    import jinja2
+    import jinja2.sandbox
+
+    class Bounded(jinja2.sandbox.SandboxedEnvironment):
+        """``*`` and ``**`` refuse results far bigger than a file may be (checked at run
+        time: constant folding, which would compute them first, is off)."""
+
+        intercepted_binops = frozenset({"*", "**"})
+
+        def call_binop(self, context, op, left, right):
+            if op == "**" and isinstance(right, int) and abs(right) > 10_000:
+                raise OverflowError("exponent too large")
+            if op == "*":
+                for count, other in ((left, right), (right, left)):
+                    if isinstance(count, int) and isinstance(other, str | list | tuple) and \
+                            count * max(len(other), 1) > MAX_RENDERED:
+                        raise OverflowError("repetition too large")
+            return super().call_binop(context, op, left, right)
+
+    return Bounded(undefined=jinja2.StrictUndefined, autoescape=False,
+                   keep_trailing_newline=True, optimized=False)
+
+
 def render(text: str, host, where: Where) -> str:
     """``text`` rendered with the host's variables at top level, plus ``facts``, ``vars`` and
     ``inventory_hostname``; Jinja2's sandbox with strict undefined names."""
     import jinja2
 
-    from orch.play.template import _ENV
-
     variables = dict(getattr(host, "vars", None) or {})
     context = {**variables, "vars": variables, "facts": dict(getattr(host, "facts", None) or {}),
                "inventory_hostname": host.name}
     try:
-        return _ENV.from_string(text).render(context)
+        return _environment().from_string(text).render(context)
     except jinja2.TemplateSyntaxError as error:
         raise InputError(f"template syntax: {error.message}",
                          Where(where.file, error.lineno, where.path)) from None

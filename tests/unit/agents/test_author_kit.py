@@ -239,3 +239,11 @@ def test_fetched_files_land_under_dest_host_path(tmp_path):
     assert any("dev3: content does not match" in line for line in lines)
     assert save_fetched(result, tmp_path / "got", "/../..") != []
     assert not (tmp_path / "etc").exists()
+
+
+def test_a_template_cannot_build_a_huge_value(tmp_path):
+    host = ModuleHost(tmp_path / "state", ["file"])
+    bomb = tmp_path / "bomb.j2"
+    bomb.write_text("{{ 'x' * 1000000000 }}")
+    with pytest.raises(InputError, match="repetition too large"):
+        host.call("file", "write", {"path": str(tmp_path / "t"), "src": str(bomb)})
