@@ -8,7 +8,9 @@ POSIX) and fsyncs the folder, as Mitogen does. It compares sha256 sums first, so
 same content again changes nothing and reports ``changed`` false; a different mode or owner
 alone is fixed in place. ``backup`` keeps the old file as ``PATH.<timestamp>~`` (a hard link to
 the old inode, so it costs no copy). Check mode reports what would change and, for text that is
-not marked ``sensitive``, a unified diff.
+not marked ``sensitive``, a unified diff; a real run that changes the content replies the same
+diff (``orch call --diff`` shows it). ``src`` and ``template`` are resolved by the controller
+(orch/agents/controller_inputs.py): the host only ever receives the bytes.
 
 Files are at most MAX_SIZE bytes (1 MiB) both ways: content to write, and files fetched back.
 A symbolic link at ``path`` is followed: the file it points to is written.
@@ -20,6 +22,8 @@ import os
 import stat as stat_module
 import tempfile
 import time
+
+from orch_runtime import Abort
 
 MAX_SIZE = 1024 * 1024
 DIFF_CAP = 64 * 1024  # characters of diff in a reply
@@ -55,6 +59,16 @@ AGENT = {
                                 "description": "Bytes to write, base64-encoded",
                                 "validation": "\\A[A-Za-z0-9+/=\\s]*\\Z",
                                 "maxlength": (MAX_SIZE * 4) // 3 + 1024},
+                "src": {"type": "string", "optional": True, "prompt": "Local file",
+                        "description": "A file on the controller, read there and sent as "
+                                       "content_b64 (at most 1 MiB)",
+                        "controller": "local_file", "into": "content_b64",
+                        "maxsize": MAX_SIZE, "validation": "\\A[^\\x00]+\\Z",
+                        "maxlength": 4096},
+                "template": {"type": "boolean", "optional": True, "default": False,
+                             "prompt": "Template", "controller": "template",
+                             "description": "Render src as a Jinja2 template on the controller "
+                                            "with each host's facts and vars (also for *.j2)"},
                 "mode": {"type": "string", "optional": True, "prompt": "Mode",
                          "description": "Octal permissions, e.g. 0644 (default: keep, or "
                                         "0666 less the umask for a new file)",
@@ -434,22 +448,19 @@ def _fetch(request):
 
 
 def _handler(function, verb):
-    def action(request):
+    def serve(request):
         try:
             return function(request)
         except FileError as error:
-            request.abort(str(error))
+            raise Abort(str(error))
         except OSError as error:
-            request.abort("%s %s: %s" % (verb, request.args.get("path"),
-                                         error.strerror or error))
-        return {}
+            raise Abort("%s %s: %s" % (verb, request.args.get("path"), error.strerror or error))
 
-    action.__name__ = verb
-    action.__doc__ = AGENT["actions"][verb]["description"]
-    return action
+    serve.__name__ = verb
+    serve.__doc__ = AGENT["actions"][verb]["description"]
+    return serve
 
 
-write = _handler(_write, "write")
-stat = _handler(_stat, "stat")
-remove = _handler(_remove, "remove")
-fetch = _handler(_fetch, "fetch")
+#: Each declared action's function (the runtime's explicit binding; see docs/modules.md).
+ACTIONS = {verb: _handler(function, verb) for verb, function in (
+    ("write", _write), ("stat", _stat), ("remove", _remove), ("fetch", _fetch))}

@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from orch.agents import authoring, controller_inputs
 from orch.agents.aggregate import AGGREGATES
 from orch.errors import InputError, Where
 from orch.runtime import core
@@ -39,12 +40,13 @@ SHIPPED_MODULES = (_INSTALLED_MODULES if _INSTALLED_MODULES.is_dir()
                    else Path(__file__).resolve().parents[2] / "modules")
 
 _NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
-_TOP_KEYS = {"name", "description", "version", "author", "license", "url", "timeout", "actions"}
+_TOP_KEYS = {"name", "description", "version", "author", "license", "url", "timeout", "actions",
+             "requires"}
 _ACTION_KEYS = {"description", "inputs", "outputs", "aggregate", "display", "check_mode",
                 "read_only", "needs_root"}
 _ACTION_FLAGS = ("check_mode", "read_only", "needs_root")
 _INPUT_KEYS = {"type", "required", "optional", "default", "validation", "maxlength", "sensitive",
-               "prompt", "description", "display_as", "enum"}
+               "prompt", "description", "display_as", "enum", "controller", "into", "maxsize"}
 _OUTPUT_KEYS = {"display_as", "description", "default", "type"}
 _AGGREGATE_KEYS = {"function", "args", "format"}
 
@@ -58,6 +60,21 @@ class AgentSpec:
     source: bytes = field(repr=False)
     hash: str  # sha256 hex of source, the key the runtime caches modules by
     declaration: dict = field(repr=False)
+    helpers: tuple = ()  # authoring.Helper, in the order they are sent (before the module)
+
+    def bundle(self) -> list[tuple[str, str, bytes]]:
+        """What a host needs before a request to this module: ``[(wire name, hash, source)]``,
+        its helpers first; the channel sends each once per host by hash."""
+        return [(helper.wire_name, helper.hash, helper.source) for helper in self.helpers] + [
+            (self.name, self.hash, self.source)]
+
+    def resolves_per_host(self, action: str) -> bool:
+        """Whether the action has inputs the controller resolves (local files, templates)."""
+        return bool(controller_inputs.controller_inputs(self.action(action)))
+
+    def host_args(self, action: str, args: dict, host) -> dict:
+        """The arguments ``host`` receives (``controller_inputs.for_host``)."""
+        return controller_inputs.for_host(self.name, action, self.action(action), args, host)
 
     @property
     def version(self) -> str:
@@ -93,10 +110,12 @@ class AgentSpec:
         try:
             if coerce:
                 args = schema.coerce_args(self.declaration, action, dict(args))
-            return core.validate_args(self.declaration, action, args)
+            checked = core.validate_args(self.declaration, action, args)
         except core.ValidationError as error:
             place = where or Where(None, None, error.field and f"{self.name}.{action} {error.field}")
             raise InputError(error.message, place) from None
+        controller_inputs.check(self.name, action, self.action(action), checked)
+        return checked
 
     def flag(self, action: str, key: str) -> bool:
         """A boolean property the action declares: ``check_mode``, ``read_only``, ``needs_root``.
@@ -213,11 +232,23 @@ def read_agent(path: Path | str, name: str | None = None) -> AgentSpec:
         text = source.decode("utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise InputError(f"cannot read module: {error}", Where(str(path))) from None
+    helpers = []
+    for helper in authoring.requires_literal(text):
+        if not authoring.HELPER_NAME.match(helper):
+            raise InputError(f"helper name {helper!r} must be lowercase letters, digits and _",
+                             Where(str(path), None, "AGENT.requires"))
+        try:
+            helpers.append(authoring.read_helper(path, helper))
+        except OSError as error:
+            raise InputError(f"required helper {helper} not found: "
+                             f"{authoring.helper_path(path, helper)}: {error.strerror or error}",
+                             Where(str(path), None, "AGENT.requires")) from None
     namespace = types.ModuleType(f"orch_module_{name}")
     namespace.__file__ = str(path)
     try:
         code = compile(text, str(path), "exec")
-        exec(code, namespace.__dict__)
+        with authoring.author_imports(helpers):
+            exec(code, namespace.__dict__)
     except SyntaxError as error:
         raise InputError(f"syntax error: {error.msg}", Where(str(path), error.lineno)) from None
     except Exception as error:
@@ -228,7 +259,8 @@ def read_agent(path: Path | str, name: str | None = None) -> AgentSpec:
     if not isinstance(declaration, dict):
         raise InputError("a module must define AGENT = {...} (its declaration)", Where(str(path)))
     check_declaration(declaration, name, vars(namespace), str(path), lines)
-    return AgentSpec(name, str(path), source, hashlib.sha256(source).hexdigest(), declaration)
+    return AgentSpec(name, str(path), source, hashlib.sha256(source).hexdigest(), declaration,
+                     tuple(helpers))
 
 
 def _error_line(error: BaseException, filename: str) -> int | None:
@@ -330,9 +362,13 @@ def check_declaration(declaration: dict, name: str, namespace: Mapping | None = 
         if not isinstance(action, str) or not _NAME.match(action):
             check.fail(keys, "an action name must be lowercase letters, digits and _")
         _check_action(check, keys, spec)
-        if namespace is not None and not callable(namespace.get(action)):
-            check.fail(keys, f"action {action!r} is declared but the module defines no "
-                             f"function {action}(request)")
+        if namespace is not None and core.action_function(dict(namespace), action) is None:
+            check.fail(keys, f"action {action!r} is declared but the module binds no function "
+                             f"to it (ACTIONS, @action({action!r}) or def {action}(request))")
+    requires = declaration.get("requires")
+    if requires is not None and (not isinstance(requires, list) or not all(
+            isinstance(item, str) for item in requires)):
+        check.fail(("requires",), "expected a list of helper names (module_utils/NAME.py)")
 
 
 def _check_action(check: _Checker, keys: tuple, spec) -> None:
@@ -344,6 +380,9 @@ def _check_action(check: _Checker, keys: tuple, spec) -> None:
     inputs = check.mapping(keys + ("inputs",), spec.get("inputs") or {})
     for name, item in inputs.items():
         _check_input(check, keys + ("inputs", name), name, item)
+        if isinstance(item, dict) and item.get("into") is not None and item["into"] not in inputs:
+            check.fail(keys + ("inputs", name, "into"), f"fills {item['into']!r}, which is not "
+                                                        f"a declared input")
     outputs = check.mapping(keys + ("outputs",), spec.get("outputs") or {})
     for name, item in outputs.items():
         check.mapping(keys + ("outputs", name), item, _OUTPUT_KEYS)
@@ -393,6 +432,21 @@ def _check_input(check: _Checker, keys: tuple, name, spec) -> None:
         problem = check_validation(validation)
         if problem:
             check.fail(keys + ("validation",), problem)
+    controller = spec.get("controller")
+    if controller is not None:
+        if controller not in controller_inputs.KINDS:
+            check.fail(keys + ("controller",), f"expected one of "
+                                               f"{', '.join(controller_inputs.KINDS)}, got {controller!r}")
+        if controller == controller_inputs.LOCAL_FILE and (
+                kind != "string" or not isinstance(spec.get("into"), str)):
+            check.fail(keys + ("into",), "a local_file input is a string and names the input "
+                                         "it fills ('into')")
+        if controller == controller_inputs.TEMPLATE and kind != "boolean":
+            check.fail(keys + ("type",), "a template input is a boolean")
+    maxsize = spec.get("maxsize")
+    if maxsize is not None and (isinstance(maxsize, bool) or not isinstance(maxsize, int)
+                                or maxsize <= 0):
+        check.fail(keys + ("maxsize",), "expected a positive number of bytes")
     enum = spec.get("enum")
     if enum is not None and (not isinstance(enum, list) or not enum):
         check.fail(keys + ("enum",), "expected a non-empty list of allowed values")

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 
-def make_sink(env, json: bool = False, verbose: bool = False):
+def make_sink(env, json: bool = False, verbose: bool = False, diff: bool = False):
     """The sink that shows events to the user: JSON Lines, rich on a terminal, else plain text.
 
-    ``env`` is the CLI's Environment (streams and isatty flags).
+    ``env`` is the CLI's Environment (streams and isatty flags); ``diff`` shows the diffs
+    replies carry (JSON Lines always has them in the data).
     """
     if json:
         from orch.output.jsonl import JsonLinesRenderer
@@ -15,10 +16,12 @@ def make_sink(env, json: bool = False, verbose: bool = False):
     if env.stdout_isatty:
         from orch.output.console import ConsoleRenderer
 
-        return ConsoleRenderer(env.stdout, verbose=verbose)
+        renderer = ConsoleRenderer(env.stdout, verbose=verbose)
+        renderer.lines.diff = diff
+        return renderer
     from orch.output.plain import PlainRenderer
 
-    return PlainRenderer(env.stdout, verbose=verbose)
+    return PlainRenderer(env.stdout, verbose=verbose, diff=diff)
 
 
 def fan_out(*sinks):

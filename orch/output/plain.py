@@ -19,8 +19,10 @@ class Lines:
     the renderers never ask the engine anything.
     """
 
-    def __init__(self, verbose: bool = False):
+    def __init__(self, verbose: bool = False, diff: bool = False):
         self.verbose = verbose
+        #: ``--diff``: show the unified diff an OK reply carries in its ``diff`` (file.write).
+        self.diff = diff
         self.kind = "play"
         self._steps: dict[str, ev.StepStarted] = {}
         self._replies: dict[str, list[tuple[str, dict]]] = {}
@@ -46,7 +48,7 @@ class Lines:
         if isinstance(event, ev.HostUnreachable):
             return [text.host_unreachable(event)]
         if isinstance(event, ev.HostSkipped):
-            return [f"skipping {event.host}: {event.reason}"]
+            return [text.host_skipped(event)]
         if isinstance(event, ev.StepDone):
             return [text.step_done(event)] + self._grouped(event.step)
         if isinstance(event, ev.Summarized):
@@ -60,16 +62,22 @@ class Lines:
 
     def _replied(self, event: ev.HostReplied) -> list[str]:
         started = self._steps.get(event.step)
-        if event.status == "OK" and event.final and self.kind == "call" and event.data \
+        # A diff is shown only when asked for (--diff), as a diff, never among the values.
+        diff = event.data.get(text.DIFF_KEY) if isinstance(event.data, dict) else None
+        data = text.without_diff(event.data)
+        shown_diff = (text.diff_block(event.host, diff)
+                      if self.diff and event.status == "OK" and isinstance(diff, str) and diff
+                      else [])
+        if event.status == "OK" and event.final and self.kind == "call" and data \
                 and not self.verbose:
-            self._replies.setdefault(event.step, []).append((event.host, event.data))
+            self._replies.setdefault(event.step, []).append((event.host, data))
         if not (self.step_verbose(event.step) or event.status != "OK"):
-            return []
+            return shown_diff
         lines = [text.host_replied(event)]
-        if event.status == "OK" and event.data and self.step_verbose(event.step):
+        if event.status == "OK" and data and self.step_verbose(event.step):
             names = started.display if started is not None else {}
-            lines += text.data_lines(event.data, names)
-        return lines
+            lines += text.data_lines(data, names)
+        return lines + shown_diff
 
     def _grouped(self, step: str) -> list[str]:
         """Identical OK replies of a one-step call, each shown once with its hosts."""
@@ -90,9 +98,9 @@ class Lines:
 
 
 class PlainRenderer:
-    def __init__(self, stream: TextIO, verbose: bool = False):
+    def __init__(self, stream: TextIO, verbose: bool = False, diff: bool = False):
         self.stream = stream
-        self.lines = Lines(verbose)
+        self.lines = Lines(verbose, diff)
 
     def _write(self, lines) -> None:
         self.stream.write("".join(line + "\n" for line in lines))

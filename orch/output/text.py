@@ -5,6 +5,8 @@ from __future__ import annotations
 from orch.output import events as ev
 
 BANNER_WIDTH = 80
+#: The reply key holding a unified diff (file.write), shown with --diff only.
+DIFF_KEY = "diff"
 
 
 def banner(text: str) -> list[str]:
@@ -30,6 +32,26 @@ def host_replied(event: ev.HostReplied) -> str:
     if not event.final:
         line += f" (attempt {event.attempt}, will retry)"
     return line
+
+
+def host_skipped(event: ev.HostSkipped) -> str:
+    """``skipping dev4: succeeded in run …`` (--resume); ``dev4: skipped (no check mode)``
+    for an action a dry run does not send."""
+    if event.status == "NotRun":
+        return f"{event.host}: skipped ({event.reason})"
+    return f"skipping {event.host}: {event.reason}"
+
+
+def without_diff(data):
+    """A reply's data without its diff (shown apart, and only with --diff)."""
+    if isinstance(data, dict) and DIFF_KEY in data:
+        return {key: value for key, value in data.items() if key != DIFF_KEY}
+    return data
+
+
+def diff_block(host: str, diff: str) -> list[str]:
+    """A unified diff from one host, headed by the host's name, as plain lines."""
+    return [f"diff from {host}:"] + diff.rstrip("\n").split("\n") + [""]
 
 
 def host_unreachable(event: ev.HostUnreachable) -> str:

@@ -104,7 +104,7 @@ class RpcSession:
             self._check_root(hosts, module, action, options)
         declared = spec.declaration.get("timeout")
         timeout = float(options.timeout or declared or self.config.request_timeout)
-        modules = [(spec.name, spec.hash, spec.source)]
+        modules = spec.bundle()  # helpers (module_utils) first, then the module
         names = [host.name for host in hosts]
         batch_size = options.batch_size
         self.sink(ev.StepStarted(step_id, module, action, names, batch_size,
@@ -155,6 +155,15 @@ class RpcSession:
                     options: CallOptions, limit: asyncio.Semaphore, hang_up=False) -> HostResult:
         outcome: HostResult | None = None
         tries = options.tries
+        spec = self.registry.get(module)
+        if spec.resolves_per_host(action):  # local files, templates rendered for this host
+            try:
+                args = spec.host_args(action, args, host)
+            except InputError as error:
+                outcome = HostResult(host.name, core.INVALID_DATA, str(error), {}, 0.0, 1)
+                self.sink(ev.HostReplied(step_id, host.name, outcome.status, outcome.message,
+                                         {}, 0.0, 1, True))
+                return outcome
         for attempt in range(1, tries + 1):
             async with limit:
                 self.sink(ev.HostStarted(step_id, host.name, attempt))

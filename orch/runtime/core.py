@@ -39,7 +39,9 @@ import types
 #
 #   controller -> host
 #     {"kind": "module", "name", "hash", "source"}   a module's source; sent once per host per
-#                                                     run, before the first request needing it
+#                                                     run, before the first request needing it;
+#                                                     a name "helper:NAME" carries a helper
+#                                                     (module_utils) registered as module NAME
 #     {"kind": "request", "reqid", "caller", "module", "action", "args", "timeout",
 #      "check_mode"}
 #     {"kind": "exit"}                                finish and leave
@@ -826,6 +828,203 @@ class Request(object):
         raise Abort(message)
 
 
+# --------------------------------------------------------------------------------------------
+# The module author's kit. A module imports it as ``orch_runtime`` (the name this file runs
+# under on a host; the controller and ``orch.testing`` give it the same name), e.g.::
+#
+#     from orch_runtime import Abort, action, run, atomic_write
+#
+#     @action("install")
+#     def install_package(request):
+#         if request.check_mode: ...
+#         result = run(["apt-get", "install", "-y", request.args["name"]])
+#         if result.rc != 0:
+#             raise Abort("apt-get failed: " + result.stderr_tail())
+#
+# ``request.abort(message)`` still works and raises the same Abort.
+# --------------------------------------------------------------------------------------------
+
+#: Wire names of helper sources (Ansible's module_utils) start with this: a module name never
+#: contains ":", so a helper cannot be mistaken for a module.
+HELPER_PREFIX = "helper:"
+
+#: Largest output ``run`` keeps of each stream, in bytes.
+RUN_OUTPUT_CAP = 1024 * 1024
+
+#: PATH that ``run`` gives commands unless the caller passes ``env`` with its own.
+RUN_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def action(name=None):
+    """Bind a function to an action of the module's declaration, by name::
+
+        @action("restart")
+        def restart_service(request): ...
+
+    Without a name the function's own name is the action's. A module may instead define
+    ``ACTIONS = {"restart": restart_service}``; a function named like the action is the
+    fallback when neither binds it.
+    """
+    def bind(function):
+        function.orch_action = name or function.__name__
+        return function
+
+    if callable(name):  # @action without parentheses
+        function, name = name, None
+        return bind(function)
+    return bind
+
+
+def action_function(namespace, action_name):
+    """The function serving ``action_name`` in a module (its dict or the module object):
+    ``ACTIONS[name]``, else a function marked ``@action(name)``, else the function called
+    ``name``; None when there is none."""
+    names = namespace if isinstance(namespace, dict) else vars(namespace)
+    table = names.get("ACTIONS")
+    if isinstance(table, dict) and action_name in table:
+        function = table[action_name]
+        return function if callable(function) else None
+    for value in list(names.values()):
+        if callable(value) and getattr(value, "orch_action", None) == action_name:
+            return value
+    function = names.get(action_name)
+    return function if callable(function) else None
+
+
+class RunResult(object):
+    """What ``run`` returns: ``rc``, ``stdout`` and ``stderr`` (text), ``truncated``."""
+
+    def __init__(self, argv, rc, stdout, stderr, truncated):
+        self.argv = argv
+        self.rc = rc
+        self.stdout = stdout
+        self.stderr = stderr
+        self.truncated = truncated
+
+    @property
+    def ok(self):
+        return self.rc == 0
+
+    def stderr_tail(self, lines=4):
+        """The last lines of stderr (else stdout) joined by " | ", for an abort message."""
+        text = self.stderr.strip() or self.stdout.strip()
+        return " | ".join(line for line in text.splitlines()[-lines:] if line.strip())
+
+
+def run(argv, stdin=None, timeout=None, cwd="/", env=None):
+    """Run ``argv`` (a list: never through a shell) and wait for it; a RunResult.
+
+    ``stdin`` is text or bytes given to the command (else /dev/null); ``timeout`` in seconds
+    kills the command's whole process group when it runs longer (Abort); ``env`` replaces the
+    minimal environment (PATH=RUN_PATH, LANG=C). Output goes to temporary files, not pipes, so
+    a daemon the command leaves behind cannot hold this action open; each stream keeps at most
+    RUN_OUTPUT_CAP bytes. A command that cannot be started is an Abort naming it.
+    """
+    import subprocess
+    import tempfile
+
+    if isinstance(argv, str) or not argv or not all(isinstance(word, str) for word in argv):
+        raise TypeError("run() takes a non-empty list of strings, not %r" % (argv,))
+    environ = env if env is not None else {"PATH": RUN_PATH, "LANG": "C", "LC_ALL": "C"}
+    if isinstance(stdin, str):
+        stdin = stdin.encode("utf-8")
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
+            tempfile.TemporaryFile() as given:
+        if stdin is not None:
+            given.write(stdin)
+            given.seek(0)
+        try:
+            process = subprocess.Popen(
+                list(argv), stdin=given if stdin is not None else subprocess.DEVNULL,
+                stdout=out, stderr=err, close_fds=True, start_new_session=True, cwd=cwd,
+                env=environ)
+        except OSError as error:
+            raise Abort("cannot run %s: %s" % (argv[0], error.strerror or error))
+        try:
+            rc = process.wait(timeout=timeout)
+        except BaseException as error:  # its timeout, or the request's: leave nothing behind
+            _kill_group(process)
+            if isinstance(error, subprocess.TimeoutExpired):
+                raise Abort("%s did not finish within %gs" % (argv[0], timeout))
+            raise
+        texts, truncated = [], False
+        for stream in (out, err):
+            stream.seek(0)
+            data = stream.read(RUN_OUTPUT_CAP + 1)
+            truncated = truncated or len(data) > RUN_OUTPUT_CAP
+            texts.append(data[:RUN_OUTPUT_CAP].decode("utf-8", "replace"))
+    return RunResult(list(argv), rc, texts[0], texts[1], truncated)
+
+
+def _kill_group(process):
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except OSError:
+        pass
+    try:
+        process.wait(timeout=5)
+    except Exception:
+        pass
+
+
+def atomic_write(path, data, mode=None, uid=-1, gid=-1):
+    """Replace ``path`` with ``data`` (bytes or text) so no reader sees a half-written file.
+
+    A temporary file in the same folder is written, fsynced, given ``mode`` (else the old
+    file's, else 0666 less the umask) and owner, renamed over ``path`` (atomic on POSIX) and
+    the folder fsynced, as Mitogen does. On any failure the temporary file is removed.
+    """
+    import tempfile
+
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    folder, base = os.path.split(os.path.abspath(path))
+    if mode is None:
+        try:
+            mode = os.stat(path).st_mode & 0o7777
+        except OSError:
+            umask = os.umask(0)
+            os.umask(umask)
+            mode = 0o666 & ~umask
+    descriptor, temporary = tempfile.mkstemp(prefix="." + base + ".", suffix=".orch-tmp",
+                                             dir=folder)
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+            if uid != -1 or gid != -1:
+                os.fchown(handle.fileno(), uid, gid)
+            os.fchmod(handle.fileno(), mode)
+        os.rename(temporary, path)
+    except BaseException:
+        try:
+            os.unlink(temporary)
+        except OSError:
+            pass
+        raise
+    try:
+        folder_fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(folder_fd)
+    except OSError:
+        pass
+    finally:
+        os.close(folder_fd)
+
+
+def load_helper(name, source):
+    """Exec a helper's source (module_utils) and register it as importable module ``name``,
+    so modules loaded after it can ``import name``; in memory, like modules."""
+    helper = types.ModuleType(name)
+    helper.__file__ = "module_utils/%s.py" % name
+    exec(compile(source, helper.__file__, "exec"), helper.__dict__)
+    sys.modules[name] = helper
+    return helper
+
+
 def load_module(name, source):
     """Exec a module's source into a fresh module object, in memory (no file is written)."""
     module = types.ModuleType("orch_module_" + name)
@@ -877,6 +1076,8 @@ class Runtime(object):
         self.module_hashes = {}
         #: name -> why the module sent under that name could not be loaded.
         self.module_errors = {}
+        #: helper name -> hash of the helper source registered under it.
+        self.helper_hashes = {}
 
     def receive_module(self, message):
         """Load a module frame, unless a module with that hash is already loaded."""
@@ -886,6 +1087,9 @@ class Runtime(object):
         if message.get("hash") and message["hash"] != digest:
             self.module_errors[name] = "source of module %s does not match its hash" % name
             self.module_hashes.pop(name, None)
+            return
+        if name.startswith(HELPER_PREFIX):
+            self.receive_helper(name[len(HELPER_PREFIX):], digest, source)
             return
         if digest not in self.modules_by_hash:
             try:
@@ -897,6 +1101,20 @@ class Runtime(object):
                 return
         self.module_hashes[name] = digest
         self.module_errors.pop(name, None)
+
+    def receive_helper(self, name, digest, source):
+        """Register a helper (sent before the modules that import it); a broken one is
+        remembered and named when a module that needs it fails to load."""
+        if self.helper_hashes.get(name) == digest:
+            return
+        try:
+            load_helper(name, source)
+        except Exception as error:
+            sys.modules.pop(name, None)
+            self.module_errors[HELPER_PREFIX + name] = "helper %s failed to load: %s: %s" % (
+                name, type(error).__name__, error)
+            return
+        self.helper_hashes[name] = digest
 
     def handle_request(self, message):
         """The request path: audit, find module, policy, find action, validate, call, reply."""
@@ -936,8 +1154,8 @@ class Runtime(object):
             valid_args = validate_args(declaration, action_name, args)
         except ValidationError as error:
             return _reply(reqid, error.status, error.message)
-        function = getattr(module, action_name, None)
-        if not callable(function):
+        function = action_function(module, action_name)
+        if function is None:
             return _reply(reqid, UNKNOWN_ACTION, "module '%s' has no function for action '%s'"
                           % (module_name, action_name))
         check_mode = bool(message.get("check_mode"))

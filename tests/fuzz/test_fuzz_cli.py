@@ -106,7 +106,7 @@ def test_offline_commands(argv):
     assert "Traceback" not in err, (argv, err)
     if code == 2:
         # one error line, after argparse's usage line(s) for a usage error
-        lines = err.splitlines()
+        lines = err.rstrip("\n").split("\n")
         assert lines and lines[-1].startswith("orch: error: "), (argv, err)
         assert err.count("orch: error: ") == 1, (argv, err)
         assert len(lines) == 1 or lines[0].startswith("usage: orch"), (argv, err)

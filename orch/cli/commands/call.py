@@ -25,6 +25,14 @@ Arguments are k=v pairs, checked against the module's declaration before anythin
   orch call haproxy.disable backend=app server=dev2,dev4 -C haproxy
   orch call appmgr.upgrade revision=20 -F cluster=alfa --batch 2 --tries 2
   orch call appmgr.status -F cluster=alfa --summarize
+  orch call file.write path=/etc/motd src=motd.j2 --check --diff
+  orch call file.fetch path=/etc/hostname --dest fetched/
+
+Inputs a module declares as local files (file.write's src=) are read on the controller (a
+relative path from the current folder) and sent as content; a *.j2 file, or template=true, is
+a Jinja2 template rendered for each host with its facts and inventory variables. --diff shows
+the unified diffs replies carry (file.write's, never for sensitive=true content). --dest DIR
+saves what file.fetch returns as DIR/<host>/<path> (1 MiB at most per file, checked here too).
 
 Hosts whose inventory lists `agents` are called only if they offer the module (as MCollective
 adds the agent filter), unless they are named with -I. Hosts that list no `agents` offer every
@@ -50,6 +58,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     out.add_argument("-v", "--verbose", action="store_true", help="a line per host")
     out.add_argument("--summarize", action="store_true", help="print the action's aggregate summaries")
     out.add_argument("--json", action="store_true", help="JSON Lines, one object per event")
+    out.add_argument("--diff", action="store_true",
+                     help="show the unified diffs of changed files (file.write)")
+    out.add_argument("--dest", metavar="DIR",
+                     help="file.fetch: save each host's file as DIR/<host>/<path>")
 
 
 def parse_arguments(items: list[str]) -> dict[str, str]:
@@ -75,6 +87,8 @@ def run(args, env) -> int:
 
 async def execute(args, env, module: str, action: str, arguments: dict) -> int:
     """Select, check the arguments and options, then run one step; exit 0 only if all went well."""
+    from pathlib import Path
+
     from orch.agents import load_registry
     from orch.cli.commands.discover import select_from_args
     from orch.cli.runner import config_from_args, settle_heap
@@ -87,9 +101,13 @@ async def execute(args, env, module: str, action: str, arguments: dict) -> int:
     config = config_from_args(args, env)
     registry = load_registry(config)
     become, password = become_from_args(args, env)
+    dest, diff = getattr(args, "dest", None), getattr(args, "diff", False)
+    if dest is not None and (module, action) != ("file", "fetch"):
+        raise InputError("--dest is for file.fetch only", Where(path="--dest"))
     options = options_from_args(args, verbose=args.verbose, summarize=args.summarize,
                                 check=args.check, lock=not args.no_lock, **become)
     spec = registry.get(module)
+    arguments = local_paths(spec, action, arguments, env.cwd)
     checked = spec.prepare_args(action, arguments)  # bad input fails before anything else
     secret = spec.sensitive_inputs(action)
     shown = {key: ("********" if key in secret else value) for key, value in checked.items()}
@@ -101,7 +119,8 @@ async def execute(args, env, module: str, action: str, arguments: dict) -> int:
     masker = Masker(value for key, value in checked.items() if key in secret)
     if password:
         masker.add(password)
-    run = Run(config, registry, make_sink(env, json=args.json, verbose=args.verbose),
+    run = Run(config, registry, make_sink(env, json=args.json, verbose=args.verbose,
+                                          diff=diff),
               masker=masker, become_password=password,
               host_key_policy="accept-new" if args.accept_new else None, check=args.check,
               locking=not args.no_lock)
@@ -109,8 +128,73 @@ async def execute(args, env, module: str, action: str, arguments: dict) -> int:
     if args.no_lock and not read_only:
         shown = {**shown, "--no-lock": True}  # journaled with the run's inputs
     settle_heap()
-    outcome = await run.execute(
-        f"call {module}.{action}", "call", shown,
-        lambda engine: engine.one_step("call", hosts, module, action, checked, options,
-                                       read_only=read_only))
+
+    async def body(engine):
+        done = await engine.one_step("call", hosts, module, action, checked, options,
+                                     read_only=read_only)
+        if dest is not None and engine.last_result is not None:
+            for line in save_fetched(engine.last_result, Path(env.cwd) / dest, checked["path"]):
+                env.stderr.write(line + "\n")
+        return done
+
+    outcome = await run.execute(f"call {module}.{action}", "call", shown, body)
     return outcome.exit_status
+
+
+def local_paths(spec, action: str, arguments: dict, cwd) -> dict:
+    """Relative local-file inputs (file.write's ``src``) made absolute from the CLI's cwd."""
+    from pathlib import Path
+
+    from orch.agents.controller_inputs import LOCAL_FILE, controller_inputs
+
+    found = {name for name, item in controller_inputs(spec.action(action)).items()
+             if item["controller"] == LOCAL_FILE}
+    return {key: (str(Path(cwd) / value) if key in found and isinstance(value, str) and value
+                  and not value.startswith("/") else value)
+            for key, value in arguments.items()}
+
+
+#: The most bytes a fetched file may have: file.fetch's own limit, enforced here again.
+FETCH_MAX = 1024 * 1024
+
+
+def save_fetched(result, dest, path: str) -> list[str]:
+    """Write each OK host's ``content_b64`` to ``dest/<host>/<path>``; one line per host.
+
+    Host names and the path are checked so nothing lands outside ``dest``; a reply over
+    FETCH_MAX bytes, or whose sha256 does not match, is not written."""
+    import base64
+    import binascii
+    import hashlib
+    import os
+    from pathlib import Path
+
+    lines = []
+    relative = os.path.normpath(path).lstrip("/")
+    if not relative or relative.startswith(".."):
+        return [f"not saving: {path!r} is not a file path"]
+    for host, reply in sorted(result.results.items()):
+        if reply.status != "OK":
+            continue
+        if host in (".", "..") or "/" in host or "\x00" in host:
+            lines.append(f"not saving {host}: unusable as a folder name")
+            continue
+        encoded = (reply.data or {}).get("content_b64")
+        try:
+            data = base64.b64decode(encoded or "", validate=True)
+        except (binascii.Error, ValueError, TypeError):
+            lines.append(f"not saving {host}: the reply is not base64")
+            continue
+        if len(data) > FETCH_MAX:
+            lines.append(f"not saving {host}: {len(data)} bytes, over the limit of {FETCH_MAX}")
+            continue
+        if reply.data.get("sha256") and hashlib.sha256(data).hexdigest() != reply.data["sha256"]:
+            lines.append(f"not saving {host}: content does not match its sha256")
+            continue
+        target = Path(dest) / host / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temporary = target.with_name(f".{target.name}.orch-tmp")
+        temporary.write_bytes(data)
+        os.replace(temporary, target)
+        lines.append(f"fetched {host}:{path} -> {target}")
+    return lines

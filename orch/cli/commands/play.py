@@ -44,6 +44,8 @@ def configure(parser) -> None:
     add_become_flags(parser)
     parser.add_argument("-v", "--verbose", action="store_true", help="a line per host for every step")
     parser.add_argument("--json", action="store_true", help="JSON Lines: one event per line")
+    parser.add_argument("--diff", action="store_true",
+                        help="show the unified diffs of changed files (file.write)")
 
 
 def run(args, env) -> int:
@@ -125,7 +127,8 @@ def run(args, env) -> int:
         if password:
             masker.add(password)
         interrupt = Interrupt(grace=config.interrupt_grace)
-        run = Run(config, registry, make_sink(env, json=args.json, verbose=args.verbose),
+        run = Run(config, registry, make_sink(env, json=args.json, verbose=args.verbose,
+                                              diff=args.diff),
                   masker=masker, journal=journal, resumed_from=args.resume, done=done,
                   host_key_policy="accept-new" if args.accept_new else None, narrow=narrow,
                   check=args.check, locking=not args.no_lock, interrupt=interrupt,

@@ -106,7 +106,7 @@ def test_malformed_declarations(tmp_path, change, field, message):
 
 def test_action_without_function(tmp_path):
     error = error_of(tmp_path, GOOD.replace("def go(", "def went("))
-    assert error.where.path == "AGENT.actions.go" and "defines no function go" in error.message
+    assert error.where.path == "AGENT.actions.go" and "binds no function to it" in error.message
 
 
 def test_syntax_error_and_exception_at_load(tmp_path):

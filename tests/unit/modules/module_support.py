@@ -46,6 +46,9 @@ class StandInRequest:
 
 def load_module(name: str) -> dict:
     """Exec ``modules/<name>.py`` in a fresh namespace, as the host runtime loads it."""
+    from orch.agents.authoring import install_runtime_alias
+
+    install_runtime_alias()  # modules import the author kit as orch_runtime
     path = MODULES / f"{name}.py"
     namespace: dict = {"__name__": f"orch_module_{name}", "__file__": str(path)}
     exec(compile(path.read_text(), str(path), "exec"), namespace)
