@@ -6,8 +6,11 @@ Each variant is ``NAME=VAR:VALUE,VAR:VALUE`` (empty: the environment as it is). 
 runs each variant twice, against one host (``-I dev1``: start-up plus one host) and against
 every host of the lab in ./orch.cfg, and takes the CPU (user + system) of the orch process.
 Prints medians over the rounds (after one warm-up round): the one-host and all-host CPU, the
-wall time of the all-host run, and the per-host slope between the two. For changes too small
-for ``bench/run.py scale`` to show through the noise of a shared machine.
+wall time of the all-host run, and the per-host slope between the two; then each round's
+all-host CPU and its difference from the first variant's in the same round (median and range
+over the rounds: pairing by round cancels much of the noise of a shared machine). For changes
+too small for ``bench/run.py scale`` to show through that noise. Against another checkout:
+``orig=PYTHONPATH:/path/to/checkout`` (its ``orch`` package is imported first).
 """
 
 from __future__ import annotations
@@ -72,6 +75,13 @@ def main(argv: list[str]) -> int:
               f"[{low * 1000:.0f}-{high * 1000:.0f}]  wall {wall:.2f} s  "
               f"slope {(every - one) / max(hosts - 1, 1) * 1000:.2f} ms/host  "
               f"average {every / max(hosts, 1) * 1000:.2f} ms/host")
+    base = results[variants[0][0]]
+    for name, rows in results.items():  # paired by round: the noise of a shared machine cancels
+        diffs = [(row[1] - first[1]) / first[1] * 100
+                 for row, first in zip(rows, base, strict=True)]
+        print(f"{name:10s} per round {' '.join(f'{row[1] * 1000:.0f}' for row in rows)} ms;  "
+              f"vs {variants[0][0]}: median {statistics.median(diffs):+.1f} % "
+              f"[{min(diffs):+.1f} .. {max(diffs):+.1f}]")
     print(f"load average {os.getloadavg()[0]:.1f}, {rounds} rounds")
     return 0
 

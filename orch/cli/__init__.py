@@ -1,7 +1,7 @@
 """The ``orch`` command line: parse, dispatch to a command, turn errors into one line.
 
 Each command lives in ``orch/cli/commands/<name>.py`` with ``HELP`` (one line), ``configure(parser)``
-and ``run(args, env) -> int``. Command modules import heavy libraries (asyncssh, rich, jinja2)
+and ``run(args, env) -> int``. Command modules import heavy libraries (SSH, rich, jinja2)
 inside ``run`` so ``orch --help`` stays fast. This is the only place that catches OrchError.
 """
 

@@ -5,7 +5,7 @@ host costs the controller a TCP connection, an SSH handshake and a dozen packets
 and asyncio's pure-Python selector loop and transports handle each of those callbacks and
 writes: uvloop's, in C over libuv, took 2–5 % off the controller CPU of a 200-host
 ``orch call`` (bench/REPORT.md, findings, fix 18). Nothing else changes: the same asyncio API,
-tasks and timeouts, the same asyncssh.
+tasks and timeouts, the same SSH library.
 
 ``ORCH_EVENT_LOOP=asyncio`` runs on asyncio's own loop (to rule uvloop out when chasing a
 problem); ``ORCH_EVENT_LOOP=uvloop`` insists on uvloop and fails with one line without it.
