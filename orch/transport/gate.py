@@ -53,6 +53,18 @@ CHECKED: dict[str, dict[str, str]] = {
         "asyncssh.connection:SSHClientConnection.try_next_auth":
             "f0135956d276242eac9016d39048500c8a34d0fd2b5f0530881dd9636db1744c",
     },
+    "no-ignore-with-aead": {
+        "asyncssh.connection:SSHConnection.send_packet":
+            "fb9da7bec6dd395a2f379f8a0f4dbfc5f194ff80e1ed8630d9a6dbf291359406",
+    },
+    "lazy-packet-log": {
+        "asyncssh.packet:SSHPacketLogger._log_packet":
+            "f3263d7da93663f1a3825d53a0ef71122da1168957e28d0b84dc20a3bba0c45c",
+    },
+    "quiet-log": {
+        "asyncssh.logging:SSHLogger.log":
+            "508a0a50623f9179a151a2c06c5ba562ae19e97d3372b1ba46e964dead193631",
+    },
     "prepared-options": {
         "asyncssh.connection:connect":
             "f47d8e45adab670f741136297501cb1f46585ead4e44ce5997e14a5c1e5acc81",

@@ -2,11 +2,9 @@
 
 Only ``orch.transport`` imports asyncssh, and it imports it from here, so the adjustments below
 are in place before the first connection. Each removes work asyncssh's client does on every
-connection that a fleet run does not need. Only those that save a round trip per host or at
-least 3 % of the controller's CPU at 200 hosts are kept (bench/REPORT.md, "asyncssh
-adjustments", has each one's measured gain, and those dropped: no-ignore-with-aead,
-lazy-packet-log, quiet-log). They touch asyncssh internals, so each applies only to the exact
-asyncssh release, and the exact code, it was checked against (``orch.transport.gate``); on any other,
+connection that a fleet run does not need (bench/REPORT.md, "asyncssh adjustments", has each
+one's measured gain). They touch asyncssh internals, so each applies only to the exact asyncssh
+release, and the exact code, it was checked against (``orch.transport.gate``); on any other,
 or with ``ORCH_SSH_TUNING=0`` (all) or ``ORCH_SSH_TUNING_OFF=name,...`` (some) in the
 environment, asyncssh runs as shipped. ``TUNING`` says, for each, "on" or "off: why";
 ``APPLIED`` lists those on.
@@ -17,6 +15,12 @@ environment, asyncssh runs as shipped. ``TUNING`` says, for each, "on" or "off: 
 - ``publickey-before-none``: auth starts with ``publickey`` rather than a ``none`` request
   whose only answer is the list of methods; ``none`` is still tried after it, as before.
   One round trip less per host.
+- ``no-ignore-with-aead``: no empty ``SSH_MSG_IGNORE`` before every packet when the cipher is
+  AEAD (AES-GCM, chacha20-poly1305). That padding defends CBC modes; orch prefers AES-GCM.
+- ``lazy-packet-log``: a packet's debug line is formatted only at asyncssh debug level 3, the
+  only level that prints it (asyncssh formats it for every packet, then drops it).
+- ``quiet-log``: asyncssh's log calls (about 27 per host) format their arguments only when
+  the message would be logged; asyncssh formats them first, then lets logging drop them.
 - ``prepared-options``: connection options are prepared once per run and copied for each
   host (``connect``), instead of ``asyncssh.connect`` preparing them again for every host in a
   worker thread. Used only when no OpenSSH config file was loaded, since its ``Host`` blocks
@@ -112,6 +116,9 @@ with _quick_find_library() if TUNING["quick-find-library"] == gate.ON else conte
     import asyncssh  # noqa: E402
     from asyncssh import auth as _auth  # noqa: E402
     from asyncssh import connection as _connection  # noqa: E402
+    from asyncssh import encryption as _encryption  # noqa: E402
+    from asyncssh import logging as _logging  # noqa: E402
+    from asyncssh import packet as _packet  # noqa: E402
 
 
 def _sign_first() -> None:
@@ -139,6 +146,44 @@ def _publickey_before_none() -> None:
     cls.__init__ = __init__
 
 
+def _no_ignore_with_aead() -> None:
+    cls = _connection.SSHClientConnection
+    original = cls.send_packet
+    ignore = _connection.MSG_IGNORE
+    empty = _packet.String(b"")
+    needs_mac = _encryption.encryption_needs_mac
+
+    def send_packet(self, pkttype: int, *args: bytes, handler=None) -> None:
+        if (pkttype == ignore and args == (empty,) and self._send_encryption
+                and not needs_mac(self._enc_alg_cs)):
+            return
+        original(self, pkttype, *args, handler=handler)
+
+    cls.send_packet = send_packet
+
+
+def _lazy_packet_log() -> None:
+    cls = _packet.SSHPacketLogger
+    original = cls._log_packet
+
+    def _log_packet(self, msg, pkttype, pktid, packet, note) -> None:
+        if self.logger._debug_level >= 3:
+            original(self, msg, pkttype, pktid, packet, note)
+
+    cls._log_packet = _log_packet
+
+
+def _quiet_log() -> None:
+    cls = _logging.SSHLogger
+    original = cls.log
+
+    def log(self, level: int, msg: object, *args, **kwargs) -> None:
+        if self.isEnabledFor(level):
+            original(self, level, msg, *args, **kwargs)
+
+    cls.log = log
+
+
 def _prepared_options() -> None:
     """Nothing to change: ``connect`` calls asyncssh's internal ``_connect`` when this is on."""
 
@@ -146,6 +191,9 @@ def _prepared_options() -> None:
 _TWEAKS = {
     "sign-first": _sign_first,
     "publickey-before-none": _publickey_before_none,
+    "no-ignore-with-aead": _no_ignore_with_aead,
+    "lazy-packet-log": _lazy_packet_log,
+    "quiet-log": _quiet_log,
     "prepared-options": _prepared_options,
 }
 

@@ -28,7 +28,7 @@ def _report(env: dict, before: str = "") -> dict:
             "print(json.dumps({'report': tuning_report(), 'applied': sshlib.APPLIED,\n"
             "  'x509': 'cryptography.x509' in sys.modules,\n"
             "  'start': sshlib.asyncssh.auth._ClientPublicKeyAuth._start.__module__,\n"
-            "  'init': sshlib.asyncssh.connection.SSHClientConnection.__init__.__module__}))")
+            "  'log': sshlib.asyncssh.logging.SSHLogger.log.__module__}))")
     done = subprocess.run([sys.executable, "-c", code], env={**PLAIN, **env},
                           capture_output=True, text=True, check=True)
     return json.loads(done.stdout)
@@ -51,7 +51,7 @@ def test_an_unknown_asyncssh_version_switches_every_adjustment_off():
     assert seen["report"] == dict.fromkeys(NAMES, reason)
     assert seen["applied"] == []
     # asyncssh as shipped: X.509 loaded, its own auth start and logger
-    assert seen["x509"] and seen["start"] == "asyncssh.auth" and seen["init"] == "asyncssh.connection"
+    assert seen["x509"] and seen["start"] == "asyncssh.auth" and seen["log"] == "asyncssh.logging"
 
 
 def test_the_gate_reads_the_whole_version_and_every_digest():
@@ -63,7 +63,7 @@ def test_the_gate_reads_the_whole_version_and_every_digest():
     changed = {**checked, key: "0" * 64}
     assert gate.decide("sign-first", gate.CHECKED_VERSION, changed, {}) == (
         f"off: {key} is not the code checked (its sha256 is 000000000000...)")
-    assert gate.decide("prepared-options", gate.CHECKED_VERSION, changed, {}) == "on"  # not its code
+    assert gate.decide("quiet-log", gate.CHECKED_VERSION, changed, {}) == "on"  # not its code
     missing = {**checked, key: None}
     assert gate.decide("sign-first", gate.CHECKED_VERSION, missing, {}) == f"off: {key} is missing"
 
@@ -82,7 +82,7 @@ def test_adjustments_can_be_switched_off_one_by_one_or_all():
     assert set(seen["applied"]) == set(NAMES) - {"sign-first", "no-x509"}
     every = _report({"ORCH_SSH_TUNING": "0"})
     assert every["report"] == dict.fromkeys(NAMES, "off: ORCH_SSH_TUNING=0")
-    assert every["init"] == "asyncssh.connection"
+    assert every["log"] == "asyncssh.logging"
 
 
 def test_asyncssh_imported_before_orch_keeps_its_x509_support():
