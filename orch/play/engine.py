@@ -202,6 +202,7 @@ class Engine:
         self._cleaning = 0  # inside on_fail/on_success: never skip on resume
         self._started = time.monotonic()
         self._begun = False
+        self._node_become: dict[str, bool | None] = {}  # node set -> its (or the play's) become
         self.name, self.kind = "", "play"
 
     # -- the run -------------------------------------------------------------------------------
@@ -531,6 +532,8 @@ class Engine:
             for node_set in play.nodes:
                 hosts = await self._resolve_set(node_set, context)
                 hosts_by_set[node_set.name] = hosts
+                self._node_become[node_set.name] = (node_set.become if node_set.become is not None
+                                                    else play.become)
                 context["nodes"][node_set.name] = [host.name for host in hosts]
             for node_set in play.nodes:
                 if node_set.ping:
@@ -713,7 +716,7 @@ class Engine:
                 scope = {**context, **data, "data": data, "host": host, "status": reply["status"],
                          "message": reply["message"]}
                 return bool(template.evaluate(step.condition, scope, step.where))
-        options = step_options(step, context)
+        options = step_options(step, context, self._node_become.get(step.nodes))
         skip = not (rerun or step.rerun_on_resume or self._cleaning or context.get("_rerun"))
         try:
             view = await self.call(
@@ -730,6 +733,7 @@ class Engine:
         """Each batch is a unit. On ``--resume`` a batch whose nested calls all succeeded on
         all its hosts is skipped whole; any other batch runs again from its first step."""
         batches = self._batches(step, hosts_by_set, context)
+        self._node_become["batch"] = self._node_become.get(step.nodes)
         pause = _option("batch_sleep", step.batch_sleep, context, step.where)
         for index, batch in enumerate(batches, 1):
             names = [host.name for host in batch]
@@ -807,7 +811,7 @@ def check_play_options(play: Play, inputs: dict) -> None:
     walk(play.steps + play.on_fail + play.on_success + (play.on_interrupt or ()))
 
 
-def step_options(step: CallStep, context: dict) -> CallOptions:
+def step_options(step: CallStep, context: dict, inherited_become: bool | None = None) -> CallOptions:
     """A call step's options: templates rendered with the run's context, then checked as any
     front end's options are (a bad value names the step's line)."""
     values = {}
@@ -819,6 +823,11 @@ def step_options(step: CallStep, context: dict) -> CallOptions:
     values.update(verbose=step.verbose, summarize=step.summarize, fail_ok=step.fail_ok)
     if getattr(step, "check", None) is not None:
         values["check"] = step.check
+    become = step.become if step.become is not None else inherited_become
+    if become is not None:
+        values["become"] = become
+    if step.become_user is not None:
+        values["become_user"] = step.become_user
     return CallOptions.build(values, lambda name: step.where)
 
 

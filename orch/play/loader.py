@@ -37,13 +37,14 @@ class Registry(Protocol):
 
 
 PLAY_KEYS = ("name", "description", "requires", "inputs", "nodes", "steps", "on_fail", "on_success",
-             "on_interrupt")
+             "on_interrupt", "become")
 INPUT_KEYS = ("prompt", "type", "validation", "default", "sensitive", "description", "maxlength",
               "enum")
 NODE_KEYS = ("class", "fact", "identity", "agent", "select", "limit", "when_empty", "ping", "at_least",
-             "lock")
+             "lock", "become")
 CALL_KEYS = ("call", "name", "nodes", "args", "batch_size", "batch_sleep", "tries", "try_sleep",
-             "timeout", "verbose", "summarize", "fail_ok", "max_fail", "assert", "register", "resume")
+             "timeout", "verbose", "summarize", "fail_ok", "max_fail", "assert", "register", "resume",
+             "become", "become_user", "check")
 STEP_KINDS = ("call", "announce", "assert", "play", "rolling")
 OTHER_KEYS = {
     "announce": ("announce", "name"),
@@ -166,9 +167,12 @@ class _PlayParser:
         if "on_interrupt" in data:
             on_interrupt = self.steps(data["on_interrupt"], data, "on_interrupt", "on_interrupt",
                                       after, False)
+        become = data.get("become")
+        if become is not None:
+            become = self.boolean(become, data, "become", "become")
         return Play(name=name, file=self.file, description=description, requires=requires,
                     inputs=inputs, nodes=nodes, steps=steps, on_fail=on_fail, on_success=on_success,
-                    on_interrupt=on_interrupt)
+                    on_interrupt=on_interrupt, become=become)
 
     def requires(self, value: Any, data: LineDict) -> tuple:
         if value is None:
@@ -266,6 +270,9 @@ class _PlayParser:
                 template.check(when_empty, known, self.where(body, "when_empty", f"{path}.when_empty"))
             ping = self.boolean(body.get("ping", False), body, "ping", f"{path}.ping")
             lock = self.boolean(body.get("lock", True), body, "lock", f"{path}.lock")
+            become = body.get("become")
+            if become is not None:
+                become = self.boolean(become, body, "become", f"{path}.become")
             at_least = body.get("at_least")
             if at_least is not None:
                 at_least = self.number(at_least, body, "at_least", f"{path}.at_least", known, 1)
@@ -273,7 +280,7 @@ class _PlayParser:
                 name=name, where=self.where(value, name, path), classes=lists["class"],
                 facts=lists["fact"], identities=lists["identity"], agents=lists["agent"],
                 compound=lists["select"], limit=limit, when_empty=when_empty, ping=ping,
-                at_least=at_least, lock=lock))
+                at_least=at_least, lock=lock, become=become))
             self.node_names.add(name)
         return tuple(sets)
 
@@ -412,13 +419,20 @@ class _PlayParser:
         if resume not in ("skip", "rerun"):
             self.fail(f"expected skip or rerun, got {resume!r}", body, "resume", f"{path}.resume")
         name = body.get("name") or ""
+        escalation = {}
+        for key in ("become", "check"):
+            if body.get(key) is not None:
+                escalation[key] = self.boolean(body[key], body, key, f"{path}.{key}")
+        if body.get("become_user") is not None:
+            escalation["become_user"] = self.string(body["become_user"], body, "become_user",
+                                                    f"{path}.become_user")
         return CallStep(
             id=step_id, where=where, module=module, action=action, nodes=nodes, args=dict(args),
             batch_size=numbers.get("batch_size", 0), batch_sleep=numbers.get("batch_sleep", 0),
             tries=numbers.get("tries", 1), try_sleep=numbers.get("try_sleep", 10),
             timeout=numbers.get("timeout"), verbose=flags["verbose"], summarize=flags["summarize"],
             fail_ok=flags["fail_ok"], max_fail=max_fail, condition=condition, register=register,
-            rerun_on_resume=resume == "rerun", name=str(name))
+            rerun_on_resume=resume == "rerun", name=str(name), **escalation)
 
     def literal_args(self, declaration: dict, module: str, action: str, args: LineDict,
                      path: str) -> None:

@@ -57,6 +57,7 @@ class NodeSet:
     ping: bool = False
     at_least: Any = None
     lock: bool = True  # one run at a time changes these hosts (false: shared, e.g. a load balancer)
+    become: bool | None = None  # steps on this set escalate (None: the play's setting)
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,9 @@ class CallStep:
     register: str | None = None
     rerun_on_resume: bool = False  # ``resume: rerun``: run again on --resume even where it succeeded
     name: str = ""
+    become: bool | None = None  # None: the node set's, else the play's, else orch play -b
+    become_user: str | None = None
+    check: bool | None = None  # ``check: true``: this step runs in check mode
 
 
 @dataclass(frozen=True)
@@ -138,6 +142,7 @@ class Play:
     on_fail: tuple = ()
     on_success: tuple = ()
     on_interrupt: tuple | None = None  # None: an interrupt runs on_fail
+    become: bool | None = None  # every step escalates unless its node set or itself says no
 
     def input(self, name: str) -> InputSpec | None:
         return next((spec for spec in self.inputs if spec.name == name), None)

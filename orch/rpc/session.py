@@ -187,47 +187,18 @@ class RpcSession:
 
     def runtime_of(self, host, options: CallOptions) -> Runtime:
         """How ``host``'s runtime starts for this call: interpreter, escalation, password."""
-        host_vars = getattr(host, "vars", None) or {}
-        python = str(host_vars.get("ansible_python_interpreter") or self.config.remote_python)
-        if python.startswith("auto"):  # Ansible's auto, auto_silent, auto_legacy
-            python = "auto"
-        becoming = options.become
-        if becoming is None:
-            becoming = _truthy(host_vars.get("ansible_become", False))
-        become = None
-        password = None
-        if becoming:
-            become = Become(
-                method=str(host_vars.get("ansible_become_method") or options.become_method
-                           or "sudo"),
-                user=str(host_vars.get("ansible_become_user") or options.become_user or "root"),
-                exe=str(host_vars.get("ansible_become_exe") or ""),
-                flags=str(host_vars.get("ansible_become_flags") or ""))
-            password = host_vars.get("ansible_become_password") or self._become_password
+        python, become, password = runtime_settings(host, options, self.config,
+                                                    self._become_password)
         key = (python, become)
         command = self._commands.get(key)
         if command is None:
             from orch.runtime import bootstrap
 
             command = self._commands[key] = bootstrap.command(python, become, self._prompt)
-        return Runtime(command, become, None if password is None else str(password),
-                       become.user if become else "")
+        return Runtime(command, become, password, become.user if become else "")
 
     def _check_root(self, hosts, module: str, action: str, options: CallOptions) -> None:
-        """An action that needs root, on hosts where it would not run as root: refuse them
-        all before anything is sent."""
-        login = getpass.getuser()
-        short = []
-        for host in hosts:
-            runtime = self.runtime_of(host, options)
-            user = runtime.as_user or getattr(host, "user", None) or self.config.ssh_user or login
-            if user != "root":
-                short.append(f"{host.name} ({user})")
-        if short:
-            shown = ", ".join(short[:5]) + (f" and {len(short) - 5} more" if len(short) > 5 else "")
-            raise InputError(f"{module}.{action} needs root; it would run as another user on "
-                             f"{shown}: use -b/--become (or ansible_become)",
-                             Where(path=f"{module}.{action}"))
+        check_root(hosts, module, action, options, self.config)
 
     def _drop(self, name: str) -> None:
         """Forget ``name``'s runtime and close its connection: it died, or the run is done
@@ -282,6 +253,46 @@ class RpcSession:
                           time.monotonic() - started, attempt,
                           changed if isinstance(changed, bool) else None,
                           str(channel.hello.get("caller") or ""))
+
+
+def runtime_settings(host, options: CallOptions, config, password: str | None = None):
+    """``(python, Become or None, password)`` for one host: its ``ansible_python_interpreter``
+    over orch.cfg's ``remote_python``; escalation from the call's options (a play's ``become:``,
+    ``-b``) over the host's ``ansible_become*`` variables, as Ansible's keywords override."""
+    host_vars = getattr(host, "vars", None) or {}
+    python = str(host_vars.get("ansible_python_interpreter") or config.remote_python)
+    if python.startswith("auto"):  # Ansible's auto, auto_silent, auto_legacy
+        python = "auto"
+    becoming = options.become
+    if becoming is None:
+        becoming = _truthy(host_vars.get("ansible_become", False))
+    if not becoming:
+        return python, None, None
+    become = Become(
+        method=str(host_vars.get("ansible_become_method") or options.become_method or "sudo"),
+        user=str(host_vars.get("ansible_become_user") or options.become_user or "root"),
+        exe=str(host_vars.get("ansible_become_exe") or ""),
+        flags=str(host_vars.get("ansible_become_flags") or ""))
+    secret = host_vars.get("ansible_become_password") or password
+    return python, become, None if secret is None else str(secret)
+
+
+def check_root(hosts, module: str, action: str, options: CallOptions, config) -> None:
+    """An action that needs root, on hosts where it would not run as root: InputError naming
+    them, before anything is sent."""
+    login = getpass.getuser()
+    short = []
+    for host in hosts:
+        _, become, _ = runtime_settings(host, options, config)
+        user = (become.user if become else None) or getattr(host, "user", None) \
+            or config.ssh_user or login
+        if user != "root":
+            short.append(f"{host.name} ({user})")
+    if short:
+        shown = ", ".join(short[:5]) + (f" and {len(short) - 5} more" if len(short) > 5 else "")
+        raise InputError(f"{module}.{action} needs root; it would run as another user on "
+                         f"{shown}: use -b/--become (or ansible_become)",
+                         Where(path=f"{module}.{action}"))
 
 
 @dataclass(frozen=True)

@@ -148,3 +148,33 @@ def test_the_password_is_nowhere(work):
                 Path("/root/.orch/audit.log"), Path("/var/log/orch/audit.log")):
         if log.exists():
             assert needle not in log.read_bytes(), log
+
+
+PLAY = """\
+name: become levels
+become: true
+nodes:
+  web: {identity: web4}
+  plain: {identity: web4, become: false, lock: false}
+steps:
+  - call: rpcutil.get_fact
+    nodes: web
+    args: {fact: identity.user}
+  - call: rpcutil.get_fact
+    nodes: web
+    become: false
+    args: {fact: identity.user}
+  - call: rpcutil.get_fact
+    nodes: plain
+    args: {fact: identity.user}
+"""
+
+
+def test_become_at_play_node_set_and_step_level(work):
+    folder, _, info = work
+    (folder / "levels.yml").write_text(PLAY)
+    result = orch(folder, "play", "levels.yml", "--json")
+    assert result.returncode == 0, result.stdout + result.stderr
+    users = [event["data"]["value"] for event in map(json.loads, result.stdout.splitlines())
+             if event["type"] == "HostReplied"]
+    assert users == ["root", info["login_user"], info["login_user"]]

@@ -116,6 +116,10 @@ async def execute(args, env, module: str, action: str, arguments: dict) -> int:
         hosts = offering(hosts, module)
         if not hosts:
             raise NothingMatched(f"none of the selected hosts offers {module}")
+    if spec.flag(action, "needs_root") and not args.check:
+        from orch.rpc.session import check_root
+
+        check_root(hosts, module, action, options, config)  # exit 2, nothing sent
     masker = Masker(value for key, value in checked.items() if key in secret)
     if password:
         masker.add(password)
