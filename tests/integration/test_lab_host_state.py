@@ -70,7 +70,9 @@ def test_facter_flag_and_fact_source_setting_ask_for_facter(lab):
 def test_host_init_refuses_a_login_that_is_not_root(lab):
     if lab.user == "root":
         pytest.skip("the lab logs in as root here")
+    before = len(lab.audit_lines("dev1"))
     result = lab.orch("host", "init", "-I", "dev1", "-v")
-    assert result.code == 1
-    assert "orchhost#init must run as root" in result.stdout + result.stderr
-    assert 'agent=orchhost action=init' in lab.audit_lines("dev1")[-1]
+    # needs_root: refused on the controller, before anything is sent (no audit line)
+    assert result.code == 2 and result.stdout == ""
+    assert "orchhost.init needs root" in result.stderr and "-b/--become" in result.stderr
+    assert len(lab.audit_lines("dev1")) == before
