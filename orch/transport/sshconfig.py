@@ -196,6 +196,11 @@ class SshConfig:
         found: dict[str, tuple[str, ...]] = {}
         for block in self.blocks:
             hostname = found.get("hostname", (None,))[0]
+            if hostname is not None and "%" in hostname and block.criterion == "match-host":
+                try:  # as OpenSSH's match_cfg_line: the HostName so far, %h expanded
+                    hostname = expand_tokens(hostname, {"h": name})
+                except ValueError:
+                    pass
             if not block.applies(name, hostname):
                 continue
             for keyword, args, _ in block.options:
