@@ -293,9 +293,9 @@ class Pool:
                 path, line, kind = offending
                 raise HostKeyRejected(
                     f"REMOTE HOST IDENTIFICATION HAS CHANGED for {target.where}: the host key "
-                    f"it sent does not match the {_key_type(kind)} key for {shown} in "
-                    f"{_shown(path)}:{line} (offending {_key_type(kind)} key); possible "
-                    f"man-in-the-middle: host key verification failed, nothing was sent"
+                    f"it sent does not match known_hosts (offending {_key_type(kind)} key for "
+                    f"{shown} in {_shown(path)}:{line}); possible man-in-the-middle: host key "
+                    f"verification failed, nothing was sent"
                 ) from None
             raise HostKeyRejected(
                 f"unknown host key for {target.where}: no entry for {shown} in "

@@ -65,6 +65,14 @@ IGNORED = {
     "sendenv": "orch sends no environment",
     "tcpkeepalive": "orch keeps ServerAliveInterval",
 }
+#: In ansible_ssh_*_args only: inventories set these for Ansible's own ssh (the lab does);
+#: orch takes host-key files and policy from ~/.ssh/config and orch.cfg (``known_hosts``,
+#: ``host_key_policy``, ``--accept-new``), so that orch.cfg can always say which file is used.
+IGNORED_IN_ARGS = {
+    "userknownhostsfile": "host keys: orch.cfg known_hosts / ~/.ssh/config",
+    "globalknownhostsfile": "host keys: orch.cfg known_hosts / ~/.ssh/config",
+    "stricthostkeychecking": "host keys: orch.cfg host_key_policy, --accept-new",
+}
 #: Flags without an argument accepted in ansible_ssh_*_args and ignored.
 IGNORED_FLAGS = {"-q", "-C", "-T", "-n", "-x", "-a", "-4", "-6"}
 #: Config-file keywords that would change where or how orch connects and that it cannot do:
@@ -261,7 +269,7 @@ def parse_args(text: str) -> tuple[tuple[str, str], ...] | str:
                 if not _:
                     keyword, _, rest = value.partition(" ")
                 keyword = keyword.strip().lower()
-                if keyword in IGNORED:
+                if keyword in IGNORED or keyword in IGNORED_IN_ARGS:
                     index += 1
                     continue
                 if keyword not in SUPPORTED:
