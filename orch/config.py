@@ -59,13 +59,14 @@ class Config:
     remote_python: str = "auto"  # or a path; per host: ansible_python_interpreter
     ssh_user: str = ""
     ssh_key: str = ""
+    ssh_config: str = "~/.ssh/config"  # OpenSSH client config read for Host blocks; "" : none
     lab_dir: str = "~/.orch/lab"
     fact_source: str = "system"  # system | facter: what ``orch facts --gather`` asks hosts for
     sources: dict = field(default_factory=dict, compare=False)  # name -> where it was set
 
 
 _LIST_KEYS = {"inventory", "module_paths"}
-_PATH_KEYS = {"known_hosts", "ssh_key", "lab_dir"}
+_PATH_KEYS = {"known_hosts", "ssh_key", "ssh_config", "lab_dir"}
 _URL_KEYS = {"fact_cache", "journal"}
 _INT_KEYS = {"concurrency"}
 _DURATION_KEYS = {"connect_timeout", "request_timeout", "interrupt_grace"}

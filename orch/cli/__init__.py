@@ -15,7 +15,8 @@ import sys
 from orch.errors import ExitStatus, OrchError
 
 # Order is the order of ``orch --help``.
-COMMANDS = ("play", "call", "discover", "facts", "inventory", "agents", "runs", "lab", "host")
+COMMANDS = ("play", "call", "discover", "facts", "inventory", "agents", "runs", "lab", "host",
+            "ssh-config")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -51,7 +52,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     parser._subcommands = {}
     for name in (only,) if only else COMMANDS:
-        module = importlib.import_module(f"orch.cli.commands.{name}")
+        module = importlib.import_module(f"orch.cli.commands.{name.replace('-', '_')}")
         command_parser = sub.add_parser(
             name, help=module.HELP, description=getattr(module, "DESCRIPTION", module.HELP),
             formatter_class=argparse.RawDescriptionHelpFormatter,

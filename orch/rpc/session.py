@@ -27,14 +27,14 @@ from orch.transport import Pool, Target, TransportOptions
 
 
 def target_of(host, config) -> Target:
-    """The transport's view of an inventory host, with orch.cfg's user and key as defaults."""
-    return Target(
-        name=host.name,
-        address=host.address,
-        port=int(host.port or 22),
-        user=host.user or config.ssh_user or None,
-        key=host.key or config.ssh_key or None,
-    )
+    """The transport's view of an inventory host, resolved as OpenSSH would (inventory
+    ``ansible_*`` > ~/.ssh/config > orch.cfg > OpenSSH defaults; ``orch.transport.sshconfig``).
+
+    :raises InputError: an ``ansible_ssh_*_args`` option orch does not honour, or a bad value.
+    """
+    from orch.transport import sshconfig
+
+    return sshconfig.resolver(config).target(host)
 
 
 class RpcSession:
@@ -57,6 +57,7 @@ class RpcSession:
         ))
         self._payload = bootstrap.payload()
         self._commands: dict = {}
+        self._targets: dict[str, Target] = {}
         self._become_password = become_password
         self._prompt = new_prompt()
         self._channels: dict = {}
@@ -102,6 +103,9 @@ class RpcSession:
         spec, checked = self.prepare(module, action, args)
         if spec.flag(action, "needs_root") and not options.check:
             self._check_root(hosts, module, action, options)
+        for host in hosts:  # a refused ansible_ssh_*_args option stops the run before sending
+            if host.name not in self._targets:
+                self._targets[host.name] = target_of(host, self.config)
         declared = spec.declaration.get("timeout")
         timeout = float(options.timeout or declared or self.config.request_timeout)
         modules = spec.bundle()  # helpers (module_utils) first, then the module
@@ -221,7 +225,8 @@ class RpcSession:
             key = (host.name, runtime.as_user)
             channel = self._channels.get(key)
             if channel is None:
-                connection = await self.pool.connect(target_of(host, self.config))
+                target = self._targets.get(host.name) or target_of(host, self.config)
+                connection = await self.pool.connect(target)
                 channel = HostChannel(connection, runtime.command, self._payload,
                                       become=runtime.become, prompt=self._prompt,
                                       password=runtime.password)

@@ -83,16 +83,39 @@ class KnownHosts:
     :raises InputError: the file is not a regular file, too large, unreadable or malformed.
     """
 
-    def __init__(self, path: str):
-        self.path = Path(os.path.expanduser(path))
+    def __init__(self, path: str | tuple[str, ...], global_paths: tuple[str, ...] = ()):
+        paths = (path,) if isinstance(path, str) else tuple(path)
+        self.path = Path(os.path.expanduser(paths[0]))  # where new keys are recorded
+        self.paths = [Path(os.path.expanduser(p)) for p in paths + tuple(global_paths)]
         self._lock = asyncio.Lock()
-        text = _read_capped(self.path)
+        texts = [_read_capped(p) for p in self.paths]
         try:
-            self._known = asyncssh.import_known_hosts(text)
+            self._known = asyncssh.import_known_hosts("\n".join(texts))
         except (ValueError, asyncssh.Error) as error:
             raise _bad_file(self.path, f"is malformed: {error}") from None
+        self._texts = texts
+        text = texts[0]
         self._recorded = _entries(text)  # lines in the file, as far as this run has read it
         self._read_up_to = len(text.encode("utf-8"))
+
+    def offending(self, host: str, port: int) -> tuple[str, int, str] | None:
+        """``(file, line, key type)`` of the first entry recorded for ``host`` on ``port``, as
+        OpenSSH names it when the key changed (hashed entries too). Slow: for messages."""
+        address = host if _is_ip(host) else ""
+        for path, text in zip(self.paths, self._texts, strict=True):
+            for number, line in enumerate(text.splitlines(), 1):
+                fields = line.split()
+                if len(fields) < 3 or fields[0].startswith("#"):
+                    continue
+                try:
+                    one = asyncssh.import_known_hosts(line)
+                except (ValueError, asyncssh.Error):
+                    continue
+                host_keys, ca_keys, revoked, *_ = one.match(host, address, port)
+                if host_keys or ca_keys or revoked:
+                    kind = fields[2] if fields[0].startswith("@") else fields[1]
+                    return str(path), number, kind
+        return None
 
     def has_entry(self, host: str, port: int) -> bool:
         """True when some key (trusted or revoked) is recorded for ``host`` (a name or an IP

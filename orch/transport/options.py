@@ -13,7 +13,35 @@ class Target:
     address: str
     port: int = 22
     user: str | None = None
-    key: str | None = None  # private key file
+    key: str | None = None  # private key file (the first explicit one)
+    # Resolved as OpenSSH does (orch.transport.sshconfig); the defaults are the old behaviour.
+    identities: tuple[tuple[str, str], ...] = ()  # (key file, where it came from)
+    identities_only: bool = False
+    agent: str = ""  # ssh-agent socket ("" : none)
+    jump: Target | None = None  # the hop just before this host (its own .jump before it)
+    known_hosts: tuple[str, ...] = ()  # user files; new keys go to the first ("": the run's)
+    global_known_hosts: tuple[str, ...] = ()
+    host_key_alias: str = ""
+    host_key_policy: str = ""  # "strict" | "accept-new" ("": the run's)
+    connect_timeout: float | None = None
+    keepalive_interval: float | None = None
+    given: str = ""  # the name ssh was given (ansible_host, else the inventory name)
+
+    @property
+    def key_name(self) -> str:
+        """The name host keys are looked up and recorded under, as OpenSSH does."""
+        return self.host_key_alias or self.address
+
+    @property
+    def where(self) -> str:
+        """``user@name (address:port) via bast`` for messages."""
+        text = f"{self.user + '@' if self.user else ''}{self.name} ({self.address}:{self.port})"
+        hops = []
+        hop = self.jump
+        while hop is not None:
+            hops.append(hop.name)
+            hop = hop.jump
+        return text + (f" via {', '.join(reversed(hops))}" if hops else "")
 
 
 @dataclass(frozen=True)

@@ -59,15 +59,29 @@ class Connection:
 
 
 class Pool:
-    """Opens and caches connections; ``async with Pool(options)`` closes them all at the end."""
+    """Opens and caches connections; ``async with Pool(options)`` closes them all at the end.
+
+    Hosts that share their resolved settings (port, user, keys, known_hosts, jump host …) share
+    one set of prepared asyncssh options. Each jump host is connected once per run, with its
+    own host-key check, and carries every target behind it; the ssh-agent is asked for its keys
+    once per run, over one agent connection, and key files are read once.
+    """
+
+    #: Asked for a key file's passphrase, once per file per run: ``prompt(path) -> str``. The
+    #: CLI may set it; by default it asks on the terminal, and without one the key is refused
+    #: with a message saying to load it into ssh-agent.
+    passphrase_prompt = None
 
     def __init__(self, options: TransportOptions):
         self.options = options
         self.known_hosts = KnownHosts(options.known_hosts)
+        self._known: dict[tuple, KnownHosts] = {((options.known_hosts,), ()): self.known_hosts}
         self._connections: dict[str, Connection] = {}
-        self._pending: dict[str, asyncio.Future] = {}
+        self._jumps: dict[Target, Connection] = {}
+        self._pending: dict[object, asyncio.Future] = {}
         self._keys: dict[str, list] = {}
-        self._prepared: dict[tuple, sshlib.ClientOptions] = {}
+        self._agents: dict[str, asyncio.Future] = {}
+        self._prepared: dict[tuple, tuple[sshlib.ClientOptions, str]] = {}
         self._closing: list[Connection] = []
 
     async def __aenter__(self) -> Pool:
@@ -85,22 +99,34 @@ class Pool:
         existing = self._connections.get(target.name)
         if existing is not None:
             return existing
-        pending = self._pending.get(target.name)
+        connection = await self._shared(target.name, target)
+        self._connections[target.name] = connection
+        return connection
+
+    async def _shared(self, key: object, target: Target) -> Connection:
+        pending = self._pending.get(key)
         if pending is None:
             pending = asyncio.ensure_future(self._open(target))
-            self._pending[target.name] = pending
+            self._pending[key] = pending
         try:
-            connection = await asyncio.shield(pending)
+            return await asyncio.shield(pending)
         finally:
             if pending.done():
-                self._pending.pop(target.name, None)
-        self._connections[target.name] = connection
+                self._pending.pop(key, None)
+
+    async def _jump(self, hop: Target) -> Connection:
+        existing = self._jumps.get(hop)
+        if existing is not None and not existing._ssh.is_closed():
+            return existing
+        connection = await self._shared(("jump", hop), hop)
+        self._jumps[hop] = connection
         return connection
 
     def forget(self, name: str) -> None:
         """Close and drop ``name``'s connection: it died, or the run needs nothing more of it.
 
         The next ``connect`` opens a new one; ``close`` still waits for this one to finish.
+        Jump hosts stay open for the other hosts behind them.
         """
         connection = self._connections.pop(name, None)
         if connection is not None:
@@ -115,76 +141,187 @@ class Pool:
         for connection in open_ones:
             connection.close()
         await asyncio.gather(*(c.wait_closed() for c in connections), return_exceptions=True)
+        jumps = list(self._jumps.values())  # after the targets whose tunnels they carry
+        self._jumps.clear()
+        for connection in jumps:
+            connection.close()
+        await asyncio.gather(*(c.wait_closed() for c in jumps), return_exceptions=True)
+        for agent in self._agents.values():
+            if agent.done() and not agent.cancelled() and agent.result()[0] is not None:
+                agent.result()[0].close()
+        self._agents.clear()
 
-    def _client_keys(self, target: Target) -> list | None:
-        if not target.key:
-            return None
-        path = os.path.expanduser(target.key)
-        if path not in self._keys:
-            try:
-                self._keys[path] = [asyncssh.read_private_key(path)]
-            except (OSError, asyncssh.KeyImportError) as error:
+    def _known_of(self, target: Target) -> KnownHosts:
+        key = (target.known_hosts or (self.options.known_hosts,), target.global_known_hosts)
+        known = self._known.get(key)
+        if known is None:
+            known = self._known[key] = KnownHosts(*key)
+        return known
+
+    async def _agent_keys(self, path: str) -> list:
+        """The agent's keys, asked for once per run (one agent connection for every host)."""
+        if not path:
+            return []
+        future = self._agents.get(path)
+        if future is None:
+            future = self._agents[path] = asyncio.ensure_future(self._list_agent(path))
+        return (await asyncio.shield(future))[1]
+
+    @staticmethod
+    async def _list_agent(path: str) -> tuple:
+        try:
+            agent = await asyncssh.connect_agent(path)
+        except (OSError, asyncssh.Error):
+            return None, []  # as OpenSSH: an agent that is not there offers no keys
+        if agent is None:
+            return None, []
+        try:
+            return agent, list(await agent.get_keys())
+        except (OSError, asyncssh.Error):
+            agent.close()
+            return None, []
+
+    def _file_keys(self, target: Target) -> list[tuple[str, list]]:
+        """Each key file of ``target`` that exists, read once per run: (shown path, keys)."""
+        found = []
+        for path, source in target.identities or ((target.key, "inventory"),) * bool(target.key):
+            path = os.path.expanduser(path)
+            if path not in self._keys:
+                self._keys[path] = self._read_key(path, source)
+            if self._keys[path]:
+                found.append((_shown(path), self._keys[path]))
+        return found
+
+    def _read_key(self, path: str, source: str) -> list:
+        try:
+            return [asyncssh.read_private_key(path)]
+        except FileNotFoundError:
+            if source in ("default", "ssh_config"):
+                return []  # as OpenSSH: a default or configured file that is not there is skipped
+            raise Unreachable(f"cannot read SSH key {path} ({source}): no such file") from None
+        except asyncssh.KeyImportError as error:
+            if "assphrase" not in str(error):
                 raise Unreachable(f"cannot read SSH key {path}: {_reason(error)}") from None
-        return self._keys[path]
+        except OSError as error:
+            raise Unreachable(f"cannot read SSH key {path}: {_reason(error)}") from None
+        passphrase = self._ask_passphrase(path)
+        try:
+            return [asyncssh.read_private_key(path, passphrase)]
+        except (OSError, ValueError, asyncssh.Error) as error:
+            raise Unreachable(f"cannot read SSH key {path}: {_reason(error)}") from None
 
-    def _client_options(self, target: Target, accept_new: bool) -> sshlib.ClientOptions:
-        """The asyncssh options for ``target``, prepared once for every host that shares them."""
-        key = (target.port, target.user, target.key, accept_new)
-        prepared = self._prepared.get(key)
-        if prepared is None:
-            options = self.options
-            kwargs = dict(
-                port=target.port,
-                username=target.user or (),  # () = asyncssh's default (local user)
-                known_hosts=None if accept_new else self.known_hosts.trusted,
-                connect_timeout=options.connect_timeout,
-                login_timeout=options.connect_timeout,
-                keepalive_interval=options.keepalive_interval,
-                keepalive_count_max=3,
-                agent_path=None,
-                config=(),
-                kex_algs=KEX_ALGS,
-                encryption_algs=ENCRYPTION_ALGS,
-                compression_algs=COMPRESSION_ALGS,
-            )
-            keys = self._client_keys(target)
-            if keys is not None:
-                kwargs["client_keys"] = keys
-            try:
-                prepared = sshlib.ClientOptions(**kwargs)
-            except (OSError, ValueError, asyncssh.Error) as error:
-                raise Unreachable(f"bad SSH settings: {_reason(error)}") from None
-            self._prepared[key] = prepared
-        return prepared
+    def _ask_passphrase(self, path: str) -> str:
+        prompt = type(self).passphrase_prompt
+        if prompt is not None:
+            return prompt(path)
+        try:
+            tty = open("/dev/tty", "r+")  # noqa: SIM115
+        except OSError:
+            raise Unreachable(
+                f"SSH key {_shown(path)} is protected by a passphrase and there is no terminal "
+                f"to ask for it: add it to ssh-agent (ssh-add {_shown(path)})") from None
+        with tty:
+            import getpass
+
+            return getpass.getpass(f"Enter passphrase for key '{_shown(path)}': ", stream=tty)
+
+    async def _client_options(self, target: Target, known: KnownHosts,
+                              accept_new: bool) -> tuple[sshlib.ClientOptions, str]:
+        """The asyncssh options for ``target``, prepared once for every host that shares them,
+        and the key sources they try (for messages)."""
+        timeout = target.connect_timeout or self.options.connect_timeout
+        keepalive = target.keepalive_interval or self.options.keepalive_interval
+        agent = "" if target.identities_only else target.agent
+        key = (target.port, target.user, target.identities, target.key, agent, id(known),
+               accept_new, timeout, keepalive, target.host_key_alias)
+        found = self._prepared.get(key)
+        if found is not None:
+            return found
+        agent_keys = await self._agent_keys(agent)
+        files = self._file_keys(target)
+        found = self._prepared.get(key)  # another host prepared them meanwhile
+        if found is not None:
+            return found
+        tried = ([f"agent ({len(agent_keys)} key{'s' * (len(agent_keys) != 1)})"] if agent
+                 else []) + [shown for shown, _ in files]
+        keys = list(agent_keys) + [k for _, loaded in files for k in loaded]
+        kwargs = dict(
+            port=target.port,
+            username=target.user or (),  # () = asyncssh's default (local user)
+            known_hosts=None if accept_new else known.trusted,
+            connect_timeout=timeout,
+            login_timeout=timeout,
+            keepalive_interval=keepalive,
+            keepalive_count_max=3,
+            agent_path=None,
+            client_keys=keys or None,
+            config=(),
+            kex_algs=KEX_ALGS,
+            encryption_algs=ENCRYPTION_ALGS,
+            compression_algs=COMPRESSION_ALGS,
+        )
+        if target.host_key_alias:
+            kwargs["host_key_alias"] = target.host_key_alias
+        try:
+            prepared = sshlib.ClientOptions(**kwargs)
+        except (OSError, ValueError, asyncssh.Error) as error:
+            raise Unreachable(f"bad SSH settings: {_reason(error)}") from None
+        found = self._prepared[key] = (prepared, ", ".join(tried) or "no keys")
+        return found
 
     async def _open(self, target: Target) -> Connection:
-        options = self.options
-        known = self.known_hosts
-        accept_new = options.host_key_policy == "accept-new" and not known.has_entry(
-            target.address, target.port)
-        prepared = self._client_options(target, accept_new)
+        tunnel = None
+        if target.jump is not None:
+            try:
+                tunnel = (await self._jump(target.jump))._ssh
+            except (Unreachable, HostKeyRejected) as error:
+                raise type(error)(f"via bastion {target.jump.name}: {error}") from None
+        known = self._known_of(target)
+        name = target.key_name
+        policy = ("accept-new" if "accept-new" in (self.options.host_key_policy,
+                                                    target.host_key_policy) else "strict")
+        accept_new = policy == "accept-new" and not known.has_entry(name, target.port)
+        prepared, tried = await self._client_options(target, known, accept_new)
+        timeout = target.connect_timeout or self.options.connect_timeout
         try:
-            async with asyncio.timeout(options.connect_timeout + 1):
-                ssh = await sshlib.connect(target.address, prepared)
+            async with asyncio.timeout(timeout + 1):
+                ssh = await sshlib.connect(target.address, prepared, tunnel)
         except asyncssh.HostKeyNotVerifiable:
-            if known.has_entry(target.address, target.port):
+            shown = name if target.port == 22 else f"[{name}]:{target.port}"
+            offending = known.offending(name, target.port)
+            if offending is not None:
+                path, line, kind = offending
                 raise HostKeyRejected(
-                    f"host key for {target.address}:{target.port} does not match known_hosts "
-                    f"({known.path}): refusing to connect (possible man-in-the-middle); "
-                    f"nothing was sent") from None
+                    f"REMOTE HOST IDENTIFICATION HAS CHANGED for {target.where}: the host key "
+                    f"it sent does not match known_hosts (offending {_key_type(kind)} key for "
+                    f"{shown} in {_shown(path)}:{line}); possible man-in-the-middle: host key "
+                    f"verification failed, nothing was sent"
+                ) from None
             raise HostKeyRejected(
-                f"unknown host key for {target.address}:{target.port}: not in {known.path}; "
-                f"nothing was sent (use --accept-new to trust first-seen keys)") from None
-        except asyncssh.PermissionDenied as error:
-            raise Unreachable(f"authentication failed as {target.user or 'default user'}: "
-                              f"{_reason(error)}") from None
+                f"unknown host key for {target.where}: no entry for {shown} in "
+                f"{', '.join(_shown(str(p)) for p in known.paths)}; host key verification "
+                f"failed, nothing was sent (use --accept-new to trust first-seen keys)") from None
+        except asyncssh.PermissionDenied:
+            raise Unreachable(f"authentication failed as {target.where}: tried {tried}") from None
         except (TimeoutError, OSError, asyncssh.Error) as error:
-            raise Unreachable(_reason(error)) from None
+            raise Unreachable(f"{_reason(error)} ({target.where})") from None
         if accept_new:
             key = ssh.get_server_host_key()
             if key is not None:
-                await known.record(target.address, target.port, key)
+                await known.record(name, target.port, key)
         return Connection(target, ssh)
+
+
+def _key_type(kind: str) -> str:
+    """OpenSSH's name of a key type in messages: ED25519, ECDSA, RSA."""
+    kind = kind.removeprefix("ssh-").split("-")[0].split("@")[0]
+    return {"ecdsa": "ECDSA", "ed25519": "ED25519", "rsa": "RSA", "dss": "DSA"}.get(kind,
+                                                                                  kind.upper())
+
+
+def _shown(path: str) -> str:
+    home = os.environ.get("HOME") or os.path.expanduser("~")
+    return "~" + path[len(home):] if home and path.startswith(home.rstrip("/") + "/") else path
 
 
 def _reason(error: BaseException) -> str:

@@ -244,15 +244,21 @@ class ClientOptions:
                          else None)
 
 
-async def connect(host: str, options: ClientOptions) -> asyncssh.SSHClientConnection:
-    """Open an authenticated connection to ``host``.
+async def connect(host: str, options: ClientOptions,
+                  tunnel: asyncssh.SSHClientConnection | None = None,
+                  ) -> asyncssh.SSHClientConnection:
+    """Open an authenticated connection to ``host`` (through ``tunnel``, an open connection to
+    a jump host, when given).
 
     :raises OSError, asyncssh.Error, TimeoutError: as ``asyncssh.connect`` does.
     """
     if options.prepared is None:
-        return await asyncssh.connect(host, **options.kwargs)
+        extra = {"tunnel": tunnel} if tunnel is not None else {}
+        return await asyncssh.connect(host, **options.kwargs, **extra)
     per_host = copy.copy(options.prepared)  # _connect stores this connection's waiter in it
     per_host.orig_host = per_host.host = host
+    if tunnel is not None:
+        per_host.tunnel = tunnel
     loop = asyncio.get_running_loop()
 
     def factory() -> asyncssh.SSHClientConnection:

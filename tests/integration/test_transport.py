@@ -87,7 +87,7 @@ async def test_hosts_that_share_settings_each_reach_their_own_address(lab):
             pool.connect(Target(name, lab.hosts[name], lab.port, lab.user, str(lab.client_key)))
             for name in names))
         peers = [c.peer_address for c in connections]
-        shared = list(pool._prepared.values())
+        shared = [prepared for prepared, _ in pool._prepared.values()]
     assert len(shared) == 1
     if "prepared-options" in sshlib.APPLIED:
         assert shared[0].prepared is not None

@@ -1,0 +1,542 @@
+"""Each host's connection settings, resolved as OpenSSH resolves them, from one parse per run.
+
+Precedence, first obtained value wins as in OpenSSH: the inventory's ``ansible_port``,
+``ansible_user`` and ``ansible_ssh_private_key_file`` (Ansible passes them to ssh first), then
+``ansible_ssh_common_args`` and ``ansible_ssh_extra_args`` (``-o Key=Value``, ``-J``, ``-p``,
+``-l``, ``-i``), then the host's blocks of the OpenSSH config file (``~/.ssh/config`` or orch.cfg
+``ssh_config``), then orch.cfg (``ssh_user``, ``ssh_key``, ``connect_timeout``, ``known_hosts``,
+``host_key_policy``), then OpenSSH's defaults. As in Ansible, ``ansible_host`` (else the
+inventory name) is the name ssh is given: ``Host`` patterns match it and ``HostName`` may
+replace it.
+
+The config file is parsed once (``Resolver`` caches it by the file's identity), and every host
+is resolved in microseconds with precompiled patterns, so that a 200-entry config costs a fleet
+run next to nothing; asyncssh's own config support would re-read it for every connection and
+stop orch sharing prepared options between hosts.
+
+``~`` and ``%d`` expand from ``$HOME`` (OpenSSH uses the passwd entry), so that a test, or an
+operator, can point ``HOME`` at another folder.
+"""
+
+from __future__ import annotations
+
+import functools
+import getpass
+import os
+import re
+import shlex
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from fnmatch import translate
+
+from orch.errors import InputError, Where
+from orch.transport.options import Target
+
+DEFAULT_IDENTITIES = ("~/.ssh/id_ed25519", "~/.ssh/id_ecdsa", "~/.ssh/id_rsa")
+GLOBAL_KNOWN_HOSTS = ("/etc/ssh/ssh_known_hosts",)
+
+#: Keywords orch honours (lower case), from the config file and from ``-o``.
+SUPPORTED = {
+    "hostname", "user", "port", "identityfile", "identitiesonly", "proxyjump", "connecttimeout",
+    "userknownhostsfile", "globalknownhostsfile", "stricthostkeychecking",
+    "serveraliveinterval", "hostkeyalias", "identityagent",
+}
+#: Accepted in ``-o`` and ignored, with the reason (documented in docs/INTERNALS.md).
+IGNORED = {
+    "controlmaster": "connection sharing, not needed (one connection per host per run)",
+    "controlpersist": "connection sharing, not needed (one connection per host per run)",
+    "controlpath": "connection sharing, not needed (one connection per host per run)",
+    "preferredauthentications": "orch authenticates with keys only",
+    "pubkeyauthentication": "orch authenticates with keys only",
+    "passwordauthentication": "orch authenticates with keys only",
+    "kbdinteractiveauthentication": "orch authenticates with keys only",
+    "gssapiauthentication": "orch authenticates with keys only",
+    "batchmode": "orch never prompts for a login",
+    "loglevel": "ssh's own logging",
+    "compression": "orch chooses no compression (small payloads)",
+    "serveralivecountmax": "orch uses 3",
+    "hashknownhosts": "orch records OpenSSH's plain form",
+    "checkhostip": "OpenSSH's default (no) is orch's",
+    "forwardagent": "orch never forwards the agent",
+    "forwardx11": "orch opens no X11 channel",
+    "requesttty": "orch never asks for a tty",
+    "addkeystoagent": "orch never changes the agent",
+    "sendenv": "orch sends no environment",
+    "tcpkeepalive": "orch keeps ServerAliveInterval",
+}
+#: In ansible_ssh_*_args only: inventories set these for Ansible's own ssh (the lab does);
+#: orch takes host-key files and policy from ~/.ssh/config and orch.cfg (``known_hosts``,
+#: ``host_key_policy``, ``--accept-new``), so that orch.cfg can always say which file is used.
+IGNORED_IN_ARGS = {
+    "userknownhostsfile": "host keys: orch.cfg known_hosts / ~/.ssh/config",
+    "globalknownhostsfile": "host keys: orch.cfg known_hosts / ~/.ssh/config",
+    "stricthostkeychecking": "host keys: orch.cfg host_key_policy, --accept-new",
+}
+#: Flags without an argument accepted in ansible_ssh_*_args and ignored.
+IGNORED_FLAGS = {"-q", "-C", "-T", "-n", "-x", "-a", "-4", "-6"}
+#: Config-file keywords that would change where or how orch connects and that it cannot do:
+#: refused rather than silently ignored.
+REFUSED = {"proxycommand", "include", "canonicalizehostname", "localcommand", "remotecommand",
+           "certificatefile", "pkcs11provider", "securitykeyprovider", "knownhostscommand"}
+_FLAG_OPTION = {"-p": "port", "-l": "user", "-i": "identityfile", "-J": "proxyjump"}
+_MULTI = {"identityfile"}  # every value accumulates; the rest: first obtained wins
+_MATCH_CRITERIA = {"host", "originalhost", "all"}
+
+
+def _home() -> str:
+    return os.environ.get("HOME") or os.path.expanduser("~")
+
+
+def expand_path(path: str, tokens: Mapping[str, str]) -> str:
+    """``~`` from ``$HOME`` and OpenSSH's ``%`` tokens (``%d %u %h %n %p %r %l %i %%``)."""
+    if path == "~" or path.startswith("~/"):
+        path = _home() + path[1:]
+    return expand_tokens(path, tokens)
+
+
+def expand_tokens(text: str, tokens: Mapping[str, str]) -> str:
+    def one(match: re.Match) -> str:
+        letter = match.group(1)
+        if letter == "%":
+            return "%"
+        if letter not in tokens:
+            raise ValueError(f"unknown token %{letter}")
+        return tokens[letter]
+    return re.sub(r"%(.)", one, text)
+
+
+def _local_tokens() -> dict[str, str]:
+    return {"d": _home(), "u": getpass.getuser(), "i": str(os.getuid()),
+            "l": socket.gethostname().split(".")[0]}
+
+
+@dataclass(frozen=True)
+class _Patterns:
+    positive: re.Pattern | None
+    negative: re.Pattern | None
+
+    def matches(self, name: str) -> bool:
+        name = name.lower()
+        if self.negative is not None and self.negative.match(name):
+            return False
+        return self.positive is not None and self.positive.match(name) is not None
+
+
+def _compile(patterns: list[str]) -> _Patterns:
+    positive = [translate(p.lower()) for p in patterns if not p.startswith("!")]
+    negative = [translate(p[1:].lower()) for p in patterns if p.startswith("!")]
+    return _Patterns(re.compile("|".join(positive)) if positive else None,
+                     re.compile("|".join(negative)) if negative else None)
+
+
+@dataclass(frozen=True)
+class Block:
+    """One ``Host`` or ``Match`` block: which names it applies to and its options in order."""
+
+    criterion: str  # "host" (a Host line), "match-host", "match-originalhost", "all"
+    patterns: _Patterns | None
+    options: tuple[tuple[str, tuple[str, ...], int], ...]  # (keyword, arguments, line)
+
+    def applies(self, original: str, hostname: str | None) -> bool:
+        if self.criterion == "all":
+            return True
+        if self.criterion == "match-host":
+            return self.patterns.matches(hostname or original)
+        return self.patterns.matches(original)
+
+
+def _split(text: str, where: Where) -> tuple[str, list[str]]:
+    """``Keyword value``, ``Keyword=value`` or ``Keyword = value``, with "quoted" arguments."""
+    match = re.match(r"\s*([A-Za-z][A-Za-z0-9]*)\s*(?:=\s*|\s+|$)(.*)$", text)
+    if not match:
+        raise InputError("not an ssh_config line (expected: Keyword value)", where)
+    try:
+        args = shlex.split(match.group(2), comments=False, posix=True)
+    except ValueError as error:
+        raise InputError(f"bad quoting: {error}", where) from None
+    return match.group(1).lower(), args
+
+
+class SshConfig:
+    """An OpenSSH client config file, parsed once: its blocks in file order."""
+
+    def __init__(self, blocks: list[Block], path: str = ""):
+        self.blocks = blocks
+        self.path = path
+
+    @classmethod
+    def parse(cls, text: str, path: str = "ssh_config") -> SshConfig:
+        """:raises InputError: a line orch cannot honour, naming the file and line."""
+        blocks: list[Block] = []
+        current = Block("all", None, ())
+        options: list = []
+
+        def close() -> None:
+            blocks.append(replace(current, options=tuple(options)))
+
+        for number, raw in enumerate(text.splitlines(), 1):
+            line = raw.strip()
+            if not line or line.startswith("#"):
+                continue
+            where = Where(path, number)
+            keyword, args = _split(line, where)
+            if keyword == "host":
+                if not args:
+                    raise InputError("Host needs at least one pattern", where)
+                close()
+                current, options = Block("host", _compile(args), ()), []
+            elif keyword == "match":
+                close()
+                current, options = _match_block(args, where), []
+            elif keyword in REFUSED:
+                raise InputError(f"{keyword_name(keyword)} is not supported by orch", where)
+            elif keyword in SUPPORTED:
+                if not args:
+                    raise InputError(f"{keyword_name(keyword)} needs a value", where)
+                options.append((keyword, tuple(args), number))
+            # any other keyword: an ssh option orch has no use for (Ciphers, ForwardAgent …)
+        close()
+        return cls([block for block in blocks if block.options], path)
+
+    def lookup(self, name: str) -> dict[str, tuple[str, ...]]:
+        """The options for ``name`` (first obtained value wins; IdentityFile accumulates)."""
+        found: dict[str, tuple[str, ...]] = {}
+        for block in self.blocks:
+            hostname = found.get("hostname", (None,))[0]
+            if hostname is not None and "%" in hostname and block.criterion == "match-host":
+                try:  # as OpenSSH's match_cfg_line: the HostName so far, %h expanded
+                    hostname = expand_tokens(hostname, {"h": name})
+                except ValueError:
+                    pass
+            if not block.applies(name, hostname):
+                continue
+            for keyword, args, _ in block.options:
+                if keyword in _MULTI:
+                    found[keyword] = found.get(keyword, ()) + args
+                elif keyword not in found:
+                    found[keyword] = args
+        return found
+
+
+def keyword_name(keyword: str) -> str:
+    names = {"proxyjump": "ProxyJump", "proxycommand": "ProxyCommand", "hostname": "HostName",
+             "identityfile": "IdentityFile", "identitiesonly": "IdentitiesOnly",
+             "userknownhostsfile": "UserKnownHostsFile", "hostkeyalias": "HostKeyAlias",
+             "stricthostkeychecking": "StrictHostKeyChecking", "include": "Include",
+             "connecttimeout": "ConnectTimeout", "serveraliveinterval": "ServerAliveInterval"}
+    return names.get(keyword, keyword.capitalize())
+
+
+def _match_block(args: list[str], where: Where) -> Block:
+    if args and args[0].lower() == "all" and len(args) == 1:
+        return Block("all", None, ())
+    if len(args) == 2 and args[0].lower() in ("host", "originalhost"):
+        return Block(f"match-{args[0].lower()}", _compile(args[1].split(",")), ())
+    criterion = args[0] if args else "(nothing)"
+    raise InputError(f"Match {' '.join(args) or criterion}: orch supports only 'Match host "
+                     f"PATTERNS', 'Match originalhost PATTERNS' and 'Match all'", where)
+
+
+@functools.lru_cache(maxsize=256)
+def parse_args(text: str) -> tuple[tuple[str, str], ...] | str:
+    """``ansible_ssh_*_args`` as ``(keyword, value)`` pairs, in order; a str: the refused option.
+
+    Cached: a group variable is the same text on every host of the group.
+    """
+    try:
+        words = shlex.split(text)
+    except ValueError as error:
+        return f"cannot split ({error})"
+    found = []
+    index = 0
+    while index < len(words):
+        word = words[index]
+        flag, attached = word[:2], word[2:]
+        if word in IGNORED_FLAGS:
+            index += 1
+            continue
+        if flag == "-o" or flag in _FLAG_OPTION:
+            if attached:
+                value = attached
+            elif index + 1 < len(words):
+                index += 1
+                value = words[index]
+            else:
+                return f"{word} (no value)"
+            if flag == "-o":
+                keyword, _, rest = value.partition("=")
+                if not _:
+                    keyword, _, rest = value.partition(" ")
+                keyword = keyword.strip().lower()
+                if keyword in IGNORED or keyword in IGNORED_IN_ARGS:
+                    index += 1
+                    continue
+                if keyword not in SUPPORTED:
+                    return f"-o {value}"
+                found.append((keyword, rest.strip()))
+            else:
+                found.append((_FLAG_OPTION[flag], value))
+            index += 1
+            continue
+        return word
+    return tuple(found)
+
+
+def _parse_hop(text: str) -> tuple[str | None, str, int | None]:
+    user, _, rest = text.rpartition("@") if "@" in text else (None, "", text)
+    if rest.startswith("["):
+        host, _, port = rest[1:].partition("]")
+        port = port.lstrip(":")
+    else:
+        host, _, port = rest.partition(":")
+    if not host:
+        raise ValueError(f"bad jump host {text!r}")
+    return user or None, host, int(port) if port else None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """orch.cfg's part: the fallbacks below the OpenSSH config file."""
+
+    ssh_user: str = ""
+    ssh_key: str = ""
+    connect_timeout: float = 10.0
+    known_hosts: tuple[str, ...] = ("~/.ssh/known_hosts",)
+    global_known_hosts: tuple[str, ...] = GLOBAL_KNOWN_HOSTS
+    host_key_policy: str = "strict"
+    keepalive_interval: float = 15.0
+
+    @classmethod
+    def of(cls, config) -> Settings:
+        default_kh = (config.sources or {}).get("known_hosts", "default") == "default"
+        return cls(ssh_user=config.ssh_user or "", ssh_key=config.ssh_key or "",
+                   connect_timeout=float(config.connect_timeout),
+                   known_hosts=(config.known_hosts,) if config.known_hosts else
+                   ("~/.ssh/known_hosts",),
+                   global_known_hosts=GLOBAL_KNOWN_HOSTS if default_kh else (),
+                   host_key_policy=config.host_key_policy)
+
+
+class Resolver:
+    """Resolves hosts to ``Target``s against one parsed config file and orch.cfg's settings."""
+
+    def __init__(self, ssh_config: SshConfig | None, settings: Settings,
+                 environ: Mapping[str, str] | None = None):
+        self.ssh_config = ssh_config or SshConfig([])
+        self.settings = settings
+        environ = os.environ if environ is None else environ
+        self.agent = environ.get("SSH_AUTH_SOCK", "")
+        self._local = _local_tokens()
+        self._hops: dict[tuple, Target] = {}
+
+    def target(self, host) -> Target:
+        """The ``Target`` of an inventory host (``name`` and ``vars``).
+
+        :raises InputError: a refused option in ``ansible_ssh_*_args``, or a bad value; it
+            names the host and the variable, before anything is sent.
+        """
+        variables = getattr(host, "vars", None) or {}
+        name = host.name
+        given = _var(variables, "ansible_host", "ansible_ssh_host") or name
+        first: dict[str, tuple[str, ...]] = {}
+        sources: dict[str, str] = {}
+
+        def put(keyword: str, value: str, source: str) -> None:
+            if keyword in _MULTI:
+                first[keyword] = first.get(keyword, ()) + (value,)
+                sources.setdefault(keyword, source)
+            elif keyword not in first:
+                first[keyword] = (value,)
+                sources[keyword] = source
+
+        port = _var(variables, "ansible_port", "ansible_ssh_port")
+        if port is not None:
+            put("port", str(host.port), "inventory")  # host.port validates it
+        user = _var(variables, "ansible_user", "ansible_ssh_user")
+        if user is not None:
+            put("user", user, "inventory")
+        key = _var(variables, "ansible_ssh_private_key_file", "ansible_private_key_file")
+        if key is not None:
+            put("identityfile", key, "inventory")
+        for variable in ("ansible_ssh_common_args", "ansible_ssh_extra_args"):
+            text = _var(variables, variable)
+            if not text:
+                continue
+            parsed = parse_args(text)
+            if isinstance(parsed, str):
+                raise InputError(
+                    f"{variable}: option {parsed} is not supported by orch (honoured: -o with "
+                    f"{', '.join(sorted(keyword_name(k) for k in SUPPORTED))}; -J, -p, -l, -i)",
+                    Where(path=f"host {name}: {variable}"))
+            for keyword, value in parsed:
+                put(keyword, value, variable)
+        return self._finish(name, given, first, sources, Where(path=f"host {name}"), ())
+
+    def _finish(self, name: str, given: str, first: dict, sources: dict, where: Where,
+                seen: tuple[str, ...]) -> Target:
+        for keyword, args in self.ssh_config.lookup(given).items():
+            if keyword in _MULTI:
+                first[keyword] = first.get(keyword, ()) + args
+                sources.setdefault(keyword, "ssh_config")
+            elif keyword not in first:
+                first[keyword] = args
+                sources[keyword] = "ssh_config"
+        settings = self.settings
+
+        def one(keyword: str) -> str | None:
+            values = first.get(keyword)
+            return values[0] if values else None
+
+        try:
+            hostname = expand_tokens(one("hostname") or given, {"h": given})
+            port = _port(one("port") or "22")
+            user = one("user") or settings.ssh_user or self._local["u"]
+            tokens = {**self._local, "h": hostname, "n": given, "p": str(port), "r": user}
+            identities = [(expand_path(path, tokens), sources.get("identityfile", ""))
+                          for path in first.get("identityfile", ())]
+            if not identities and settings.ssh_key:
+                identities = [(settings.ssh_key, "orch.cfg")]
+            if not identities:
+                identities = [(expand_path(path, tokens), "default")
+                              for path in DEFAULT_IDENTITIES]
+            known = first.get("userknownhostsfile")
+            known_files = (tuple(expand_path(p, tokens) for p in known) if known
+                           else tuple(expand_path(p, tokens) for p in settings.known_hosts))
+            global_files = first.get("globalknownhostsfile") or (
+                settings.global_known_hosts if not known else GLOBAL_KNOWN_HOSTS)
+            strict = (one("stricthostkeychecking") or "").lower()
+            policy = {"accept-new": "accept-new", "no": "accept-new", "off": "accept-new",
+                      "yes": "strict", "ask": "strict", "": settings.host_key_policy}.get(strict)
+            if policy is None:
+                raise ValueError(f"StrictHostKeyChecking {strict!r} (yes, accept-new)")
+            timeout = float(one("connecttimeout") or settings.connect_timeout)
+            keepalive = float(one("serveraliveinterval") or settings.keepalive_interval)
+            only = (one("identitiesonly") or "no").lower() in ("yes", "true")
+            agent_setting = one("identityagent")
+            agent = self.agent if agent_setting in (None, "SSH_AUTH_SOCK") else (
+                "" if agent_setting.lower() == "none" else expand_path(agent_setting, tokens))
+            jump_text = one("proxyjump")
+        except ValueError as error:
+            raise InputError(f"bad SSH setting: {error}", where) from None
+        jump = None
+        if jump_text and jump_text.lower() != "none":
+            jump = self._chain(jump_text, where, seen + (given,))
+        return Target(
+            name=name, address=hostname, port=port, user=user,
+            key=identities[0][0] if identities[0][1] != "default" else None,
+            identities=tuple(identities), identities_only=only, agent=agent, jump=jump,
+            known_hosts=known_files, global_known_hosts=tuple(global_files),
+            host_key_alias=one("hostkeyalias") or "", host_key_policy=policy,
+            connect_timeout=timeout, keepalive_interval=keepalive, given=given)
+
+    def _chain(self, text: str, where: Where, seen: tuple[str, ...]) -> Target:
+        """The last hop of ``a,b,c``; each hop's ``jump`` is the one before it."""
+        previous: Target | None = None
+        for number, hop in enumerate(text.split(",")):
+            try:
+                user, host, port = _parse_hop(hop.strip())
+            except ValueError as error:
+                raise InputError(f"ProxyJump: {error}", where) from None
+            if host in seen:
+                raise InputError(f"ProxyJump loops back to {host}", where)
+            key = (user, host, port, previous)
+            target = self._hops.get(key)
+            if target is None:
+                first: dict = {}
+                if port is not None:
+                    first["port"] = (str(port),)
+                if user:
+                    first["user"] = (user,)
+                if number:  # later hops go through the earlier ones, not their own ProxyJump
+                    first["proxyjump"] = ("none",)
+                target = self._finish(host, host, first, {}, where, seen)
+                if previous is not None:
+                    target = replace(target, jump=previous)
+                self._hops[key] = target
+            previous = target
+        assert previous is not None
+        return previous
+
+
+def _var(variables: Mapping, *names: str) -> str | None:
+    for name in names:
+        value = variables.get(name)
+        if value not in (None, ""):
+            return str(value)
+    return None
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 < port < 65536:
+        raise ValueError(f"Port must be a port number, got {text!r}")
+    return port
+
+
+def load(path: str) -> SshConfig:
+    """The config file at ``path`` (no file: an empty config)."""
+    from orch.config import decode_text, read_regular_file
+
+    if not path or not os.path.exists(path):
+        return SshConfig([], path)
+    data = read_regular_file(path, "ssh_config", 4 * 1024 * 1024)
+    return SshConfig.parse(decode_text(data, "ssh_config", Where(path)), path)
+
+
+_CACHE: dict[tuple, Resolver] = {}
+
+
+def resolver(config) -> Resolver:
+    """The resolver for orch.cfg ``config`` and the current environment, built once: the config
+    file is read again only when it changed (its inode, size or time) or HOME moved."""
+    path = getattr(config, "ssh_config", "") or ""
+    try:
+        info = os.stat(path) if path else None
+        identity = (info.st_ino, info.st_size, info.st_mtime_ns) if info else None
+    except OSError:
+        identity = None
+    key = (config, path, identity, os.environ.get("HOME"), os.environ.get("SSH_AUTH_SOCK"))
+    found = _CACHE.get(key)
+    if found is None:
+        if len(_CACHE) > 8:
+            _CACHE.clear()
+        found = _CACHE[key] = Resolver(load(path) if identity else None, Settings.of(config))
+    return found
+
+
+def describe(target: Target) -> list[tuple[str, str]]:
+    """``ssh -G``-like lines for ``target``: (keyword, value)."""
+    lines = [("host", target.name), ("hostname", target.address), ("port", str(target.port)),
+             ("user", target.user or "")]
+    lines.append(("identityagent", target.agent or "none"))
+    for path, source in target.identities:
+        lines.append(("identityfile", f"{path} ({source})"))
+    lines.append(("identitiesonly", "yes" if target.identities_only else "no"))
+    lines.append(("proxyjump", " -> ".join(jump_chain(target)) or "none"))
+    lines.append(("userknownhostsfile", " ".join(target.known_hosts)))
+    lines.append(("globalknownhostsfile", " ".join(target.global_known_hosts) or "none"))
+    lines.append(("hostkeyalias", target.host_key_alias or "none"))
+    lines.append(("stricthostkeychecking", "yes" if target.host_key_policy == "strict"
+                  else "accept-new"))
+    lines.append(("connecttimeout", f"{target.connect_timeout:g}"))
+    lines.append(("serveraliveinterval", f"{target.keepalive_interval:g}"))
+    return lines
+
+
+def jump_chain(target: Target) -> list[str]:
+    """The hops before ``target``, outermost first, as ``user@host:port``."""
+    hops = []
+    hop = target.jump
+    while hop is not None:
+        hops.append(f"{hop.user}@{hop.address}:{hop.port}" if hop.address == hop.name
+                    else f"{hop.name} ({hop.user}@{hop.address}:{hop.port})")
+        hop = hop.jump
+    return list(reversed(hops))
+
+
+__all__ = ["Resolver", "Settings", "SshConfig", "describe", "expand_path", "jump_chain", "load",
+           "parse_args", "resolver"]
