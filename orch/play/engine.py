@@ -23,24 +23,22 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orch.errors import ExitStatus, InputError, OrchError, Where
 from orch.masking import Masker
 from orch.output import events as ev
-from orch.play import template
-from orch.play.inputs import resolve_inputs
-from orch.play.model import (
-    AnnounceStep,
-    AssertStep,
-    CallStep,
-    NodeSet,
-    Play,
-    PlayStep,
-    RollingStep,
-)
+from orch.play.lazy import lazy_module
 from orch.rpc import options as call_options
 from orch.rpc.options import DEFAULT_OPTIONS, CallOptions
+
+if TYPE_CHECKING:
+    from orch.play.model import CallStep, NodeSet, Play, RollingStep
+
+# A one-step `orch call` never renders a template nor reads a play: Jinja2 and the play model
+# load on first use (about 50 ms of every call's start-up otherwise; bench/REPORT.md).
+template = lazy_module("orch.play.template")
+model = lazy_module("orch.play.model")
 
 Discover = Callable[[dict], "list[Any] | Awaitable[list[Any]]"]
 Body = Callable[[], Awaitable["tuple[bool, str]"]]
@@ -542,7 +540,7 @@ class Engine:
                                     PING_OPTIONS, skip_done=False)
 
         first = next((index for index, step in enumerate(play.steps)
-                      if not isinstance(step, AnnounceStep) or "nodes" in step.text),
+                      if not isinstance(step, model.AnnounceStep) or "nodes" in step.text),
                      len(play.steps))
         try:
             await self._steps(play.steps[:first], context, hosts_by_set, prefix)  # banners
@@ -623,9 +621,9 @@ class Engine:
 
     def _finished(self, step: Any, step_id: str, hosts_by_set: dict, context: dict) -> bool:
         """Whether a step is wholly done in the resumed run (a rolling step: every batch)."""
-        if isinstance(step, CallStep):
+        if isinstance(step, model.CallStep):
             return self._done_on(step_id, hosts_by_set.get(step.nodes, []))
-        if isinstance(step, RollingStep):
+        if isinstance(step, model.RollingStep):
             return all(self._batch_done(step, step_id, index, batch, hosts_by_set)
                        for index, batch in
                        enumerate(self._batches(step, hosts_by_set, context), 1))
@@ -646,7 +644,7 @@ class Engine:
             return False
         sets = {**hosts_by_set, "batch": batch}
         prefix = f"{step_id}.batch[{index}]."
-        calls = [nested for nested in step.steps if isinstance(nested, CallStep)]
+        calls = [nested for nested in step.steps if isinstance(nested, model.CallStep)]
         return bool(calls) and all(
             self._done_on(prefix + nested.id, sets.get(nested.nodes, [])) for nested in calls)
 
@@ -659,10 +657,10 @@ class Engine:
         for index, step in enumerate(steps):
             step_id = prefix + step.id
             self.check_interrupt(step_id)
-            if self.done and not self._cleaning and isinstance(step, CallStep) \
+            if self.done and not self._cleaning and isinstance(step, model.CallStep) \
                     and step.rerun_on_resume and step.id not in forced:
                 partners = [later for later in steps[index + 1:]
-                            if isinstance(later, CallStep) and later.nodes == step.nodes]
+                            if isinstance(later, model.CallStep) and later.nodes == step.nodes]
                 span = steps[index:steps.index(partners[-1]) + 1] if partners else steps[index:]
                 if all(self._finished(s, prefix + s.id, hosts_by_set, context) for s in span):
                     self._skip_all(step, step_id, hosts_by_set, "its pair finished in run")
@@ -681,20 +679,20 @@ class Engine:
                     rerun: bool = False) -> None:
         step_id = prefix + step.id
         try:
-            if isinstance(step, AnnounceStep):
+            if isinstance(step, model.AnnounceStep):
                 self.announce(str(template.render(step.text, context, step.where)))
-            elif isinstance(step, AssertStep):
+            elif isinstance(step, model.AssertStep):
                 if not template.evaluate(step.that, context, step.where):
                     text = template.render(step.message, context, step.where) if step.message else ""
                     raise StepFailure(step_id, str(text) or f"assertion {step.that!r} is false",
                                       step.where)
-            elif isinstance(step, CallStep):
+            elif isinstance(step, model.CallStep):
                 await self._call_step(step, step_id, context, hosts_by_set, rerun=rerun)
-            elif isinstance(step, RollingStep):
+            elif isinstance(step, model.RollingStep):
                 await self._rolling(step, step_id, context, hosts_by_set)
-            elif isinstance(step, PlayStep):
+            elif isinstance(step, model.PlayStep):
                 inputs = template.render(step.inputs, context, step.where)
-                values = resolve_inputs(step.play.inputs, inputs, None, step.play.file, flag="inputs")
+                values = lazy_module("orch.play.inputs").resolve_inputs(step.play.inputs, inputs, None, step.play.file, flag="inputs")
                 try:
                     ok, message = await self._play_body(step.play, values, prefix=step_id + ".")
                 except RunRefused as refused:
@@ -743,7 +741,7 @@ class Engine:
             sets = {**hosts_by_set, "batch": batch}
             if self._batch_done(step, step_id, index, batch, hosts_by_set):
                 for nested in step.steps:
-                    if isinstance(nested, CallStep):
+                    if isinstance(nested, model.CallStep):
                         self._skip_all(nested, batch_prefix + nested.id, sets,
                                        f"batch {index} finished in run")
                 continue
@@ -788,8 +786,8 @@ def check_play_options(play: Play, inputs: dict) -> None:
 
     def walk(steps: tuple) -> None:
         for step in steps:
-            names = _STEP_OPTIONS if isinstance(step, CallStep) else ()
-            if isinstance(step, RollingStep):
+            names = _STEP_OPTIONS if isinstance(step, model.CallStep) else ()
+            if isinstance(step, model.RollingStep):
                 names = ("batch_size", "batch_sleep")
                 walk(step.steps)
             for name in names:
@@ -804,7 +802,7 @@ def check_play_options(play: Play, inputs: dict) -> None:
                     parsed = call_options.parse(name, value)
                 except InputError as error:
                     raise InputError(error.message, step.where) from None
-                if isinstance(step, RollingStep) and name == "batch_size" and parsed < 1:
+                if isinstance(step, model.RollingStep) and name == "batch_size" and parsed < 1:
                     raise InputError(f"batch_size: a rolling step needs at least 1, got {parsed}",
                                      step.where)
 
