@@ -22,6 +22,8 @@ With ``restricted`` (``orch host init --restricted``, docs/trust.md) it also mak
     /etc/orch/trusted.d/<sha256> root:root 0644  one file per trusted runtime / module hash
     policy/{command,file,package,orchhost}.policy  deny but for the named operators (an
                                                    untouched open default is replaced)
+    /etc/sudoers.d/orch-gate     root:root 0440  lets the login user run only the gate as root
+                                                 (checked with visudo -c before it is written)
     ~<login user>/.ssh/authorized_keys  each operator's key line becomes
         restrict,command="<this python> -I -S /usr/local/lib/orch/gate.py <operator>" <key>
 
@@ -306,7 +308,36 @@ def _restrict(plan, args, etc):
         untouched = not os.path.exists(path) or _read(path) == DEFAULT_POLICIES.get(module)
         if untouched:  # an operator's own edits are kept
             plan.file(path, 0o644, RESTRICTED_POLICY % (module, operators), replace=True)
-    _force_gate(plan, keys)
+    user = _force_gate(plan, keys)
+    _sudo_rule(plan, user)
+
+
+def _sudo_rule(plan, user):
+    """``/etc/sudoers.d/orch-gate``: the gate (and only it) may become root without a password."""
+    import subprocess
+    import tempfile
+
+    rule = ("# written by 'orch host init --restricted': orch's gate runs as root\n"
+            "%s ALL=(root) NOPASSWD: %s -I -S %s *\n" % (user, sys.executable, GATE_PATH))
+    path = _under_root("/etc/sudoers.d/orch-gate")
+    if not os.path.isdir(os.path.dirname(path)):
+        raise HostError("%s does not exist: restricted mode needs sudo" % os.path.dirname(path))
+    if os.path.exists(path) and _read(path) == rule:
+        plan._owner_and_mode(path, 0o440)
+        return
+    visudo = next((name for name in ("/usr/sbin/visudo", "/usr/bin/visudo", "/sbin/visudo")
+                   if os.path.exists(name)), None)
+    if visudo is None:
+        raise HostError("visudo not found: cannot check the sudo rule for the gate")
+    with tempfile.NamedTemporaryFile("w", suffix=".sudoers") as draft:
+        draft.write(rule)
+        draft.flush()
+        checked = subprocess.run([visudo, "-c", "-q", "-f", draft.name],
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    if checked.returncode != 0:
+        raise HostError("visudo rejects the gate's sudo rule: %s" % checked.stdout.decode(
+            "utf-8", "replace").strip())
+    plan.file(path, 0o440, rule, replace=True)
 
 
 def _trust(plan, lines, etc):
@@ -342,6 +373,7 @@ def _force_gate(plan, keys):
         plan.fixed.append(path)
         if not plan.check_mode:
             atomic_keys(path, "\n".join(wanted) + "\n", entry.pw_uid, entry.pw_gid)
+    return user
 
 
 def atomic_keys(path, text, uid, gid):

@@ -114,7 +114,8 @@ def lab(fleet, tmp_path_factory):
         lab.keys_file.write_text(original)
         subprocess.run(["ssh", "-F", str(fleet.ssh_config), "-o", "BatchMode=yes",
                         "-i", lab.ops_key, "web4",
-                        "sudo -n rm -rf /etc/orch /var/log/orch /usr/local/lib/orch"],
+                        "sudo -n rm -rf /etc/orch /var/log/orch /usr/local/lib/orch "
+                        "/etc/sudoers.d/orch-gate"],
                        env=fleet.env(agent=False), capture_output=True, timeout=60)
 
 
@@ -161,6 +162,23 @@ def test_the_honest_runtime_runs_as_the_operator_the_key_names(restricted):
     lines = [line for line in restricted.audit if "action=inventory" in line]
     assert lines[-2].endswith("result=allowed reason=policy")
     assert lines[-1].endswith("result=allowed reason=policy status=OK")
+
+
+def test_the_gate_needs_only_its_own_sudo_rule(restricted):
+    rule = restricted.host_dir / "sudoers.d" / "orch-gate"
+    assert rule.read_text().endswith(
+        f"{restricted.fleet.user} ALL=(root) NOPASSWD: {restricted.web4['python']} -I -S "
+        f"/usr/local/lib/orch/gate.py *\n")
+    fleet_rule = restricted.host_dir / "sudoers.d" / "fleet"
+    saved = fleet_rule.read_text()
+    fleet_rule.unlink()  # no NOPASSWD ALL any more: only the gate's rule
+    try:
+        result = restricted.call("rpcutil.ping")
+        assert [reply["status"] for reply in replies(result)] == ["OK"], result.stdout
+        assert " status=OK" in restricted.audit[-1]  # root wrote it: the gate became root
+    finally:
+        fleet_rule.write_text(saved)
+        os.chmod(fleet_rule, 0o440)
 
 
 def test_a_plain_ssh_command_runs_the_gate_not_the_command(restricted):
