@@ -212,11 +212,15 @@ def test_an_unknown_module_is_refused_and_audited(restricted):
 
 def test_the_policy_and_audit_log_cannot_be_changed_over_the_key(restricted):
     before = restricted.policy("command").read_text()
+    callers = restricted.host_dir / "etc-upper" / "orch" / "callers"
+    callers_before = callers.read_text()
     log = restricted.audit
     result = restricted.ssh("rm -f /etc/orch/policy/command.policy; "
+                            "echo 'SHA256:x ops' > /etc/orch/callers; "
                             "echo forged >> /var/log/orch/audit.log")
     assert result.returncode != 0
     assert restricted.policy("command").read_text() == before
+    assert callers.read_text() == callers_before and " guest\n" in callers_before
     assert "policy default deny" in before
     assert not any("forged" == line for line in restricted.audit)
     assert len(restricted.audit) == len(log) + 1  # the gate's refusal
