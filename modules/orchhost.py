@@ -16,6 +16,19 @@ controller sends a new map):
 
 The runtime trusts policy and callers files only when root owns them and neither group nor
 others can write them (orch/runtime/core.py ``untrusted_file``), which is what this makes.
+With ``restricted`` (``orch host init --restricted``, docs/trust.md) it also makes:
+
+    /usr/local/lib/orch/gate.py  root:root 0644  orch's gate (orch/runtime/gate.py), replaced
+    /etc/orch/trusted.d/<sha256> root:root 0644  one file per trusted runtime / module hash
+    policy/{command,file,package,orchhost}.policy  deny but for the named operators (an
+                                                   untouched open default is replaced)
+    /etc/sudoers.d/orch-gate     root:root 0440  lets the login user run only the gate as root
+                                                 (checked with visudo -c before it is written)
+    ~<login user>/.ssh/authorized_keys  each operator's key line becomes
+        restrict,command="<this python> -I -S /usr/local/lib/orch/gate.py <operator>" <key>
+
+``trust`` adds hashes to /etc/orch/trusted.d/ (``orch host trust``).
+
 Idempotent: a second run reports ``changed`` false. In check mode nothing is written and the
 reply lists what would be. ``ROOT`` is module-level so an in-process test can aim it at a
 temporary folder; no input changes it.
@@ -23,6 +36,16 @@ temporary folder; no input changes it.
 
 import json
 import os
+import pwd
+import re
+import sys
+
+TRUSTED_INPUT = {
+    "type": "list", "required": False, "prompt": "Trusted hashes",
+    "description": "'<sha256 hex> <what>' lines: runtime and module sources the gate accepts",
+    "validation": "^[0-9a-f]{64} [A-Za-z0-9_.:@-]{1,100}$",
+    "maxlength": 1000,
+}
 
 AGENT = {
     "name": "orchhost",
@@ -44,6 +67,34 @@ AGENT = {
                     "validation": "^SHA256:[A-Za-z0-9+/]{43} [A-Za-z0-9_.@-]{1,64}$",
                     "maxlength": 1000,
                 },
+                "restricted": {
+                    "type": "boolean", "required": False, "prompt": "Restricted",
+                    "description": "Also install the gate, trusted.d and the forced command",
+                },
+                "gate": {
+                    "type": "string", "required": False, "prompt": "Gate source",
+                    "description": "orch/runtime/gate.py (masked in the audit line for its "
+                                   "size; its hash is gate_sha256)",
+                    "sensitive": True, "maxlength": 64 * 1024,
+                },
+                "gate_sha256": {
+                    "type": "string", "required": False, "prompt": "Gate SHA-256",
+                    "description": "sha256 hex of gate", "validation": "^[0-9a-f]{64}$",
+                },
+                "trusted": TRUSTED_INPUT,
+                "allow": {
+                    "type": "list", "required": False, "prompt": "Allowed operators",
+                    "description": "Who may use command, file, package and orchhost in "
+                                   "restricted mode (default: every operator in keys)",
+                    "validation": "^[A-Za-z0-9_.@-]{1,64}$", "maxlength": 100,
+                },
+                "keys": {
+                    "type": "list", "required": False, "prompt": "Operator keys",
+                    "description": "'<operator> <key-type> <base64>': the authorized_keys line "
+                                   "of that key gets the gate as its forced command",
+                    "validation": "^[A-Za-z0-9_.@-]{1,64} [a-z0-9@.-]{3,64} [A-Za-z0-9+/=]{16,}$",
+                    "maxlength": 100,
+                },
             },
             "outputs": {
                 "changed": {"display_as": "Changed", "description": "Whether anything was made or fixed",
@@ -55,6 +106,19 @@ AGENT = {
                               "default": None},
                 "audit_log": {"display_as": "Audit log", "description": "The root audit log",
                               "default": None},
+            },
+            "aggregate": [{"function": "boolean_summary",
+                           "args": ["changed", {"true": "changed", "false": "unchanged"}]}],
+        },
+        "trust": {
+            "description": "Trust runtime and module hashes (/etc/orch/trusted.d/)",
+            "check_mode": True,
+            "needs_root": True,
+            "inputs": {"trusted": dict(TRUSTED_INPUT, required=True)},
+            "outputs": {
+                "changed": {"display_as": "Changed", "description": "Whether a hash was added",
+                            "default": False},
+                "created": {"display_as": "Added", "description": "Files made", "default": []},
             },
             "aggregate": [{"function": "boolean_summary",
                            "args": ["changed", {"true": "changed", "false": "unchanged"}]}],
@@ -81,6 +145,13 @@ DEFAULT_POLICIES = dict(
     (module, POLICY_HEADER % module + "policy default allow\n")
     for module in ("appmgr", "command", "file", "haproxy", "package", "service", "orchhost")
 )
+
+GATE_DIR = "/usr/local/lib/orch"
+GATE_PATH = GATE_DIR + "/gate.py"
+#: What restricted mode denies to everyone but the operators named in the policy.
+RESTRICTED_MODULES = ("command", "file", "package", "orchhost")
+RESTRICTED_POLICY = (POLICY_HEADER.replace("edit freely", "restricted mode; edit freely")
+                     + "allow\t%s\t*\t*\t*\npolicy default deny\n")
 
 CALLERS_HEADER = ("# operators by SSH key (written by 'orch host init'): "
                   "SHA256:<fingerprint> <name>\n")
@@ -195,6 +266,8 @@ def init(request):
                   replace=callers is not None)
         plan.folder(log, 0o750)
         plan.file(os.path.join(log, "audit.log"), 0o640, "")
+        if request.args.get("restricted"):
+            _restrict(plan, request.args, etc)
     except HostError as error:
         request.abort(str(error))
         return {}
@@ -209,3 +282,123 @@ def init(request):
         "state_dir": etc,
         "audit_log": os.path.join(log, "audit.log"),
     }
+
+
+def _restrict(plan, args, etc):
+    """The restricted parts of init: the gate, trusted.d, deny policies, forced commands."""
+    import hashlib
+
+    gate, keys = args.get("gate") or "", args.get("keys") or []
+    if hashlib.sha256(gate.encode("utf-8")).hexdigest() != args.get("gate_sha256"):
+        raise HostError("restricted: gate source missing or not matching gate_sha256")
+    if not keys:
+        raise HostError("restricted: no operator keys (--caller NAME=PUBLIC-KEY)")
+    if not args.get("trusted"):
+        raise HostError("restricted: no trusted hashes for the runtime and modules")
+    for folder in ("/usr/local", "/usr/local/lib"):
+        if not os.path.isdir(_under_root(folder)):  # made when missing, never changed
+            plan.folder(_under_root(folder), 0o755)
+    plan.folder(_under_root(GATE_DIR), 0o755)
+    plan.file(_under_root(GATE_PATH), 0o644, gate, replace=True)
+    _trust(plan, args["trusted"], etc)
+    operators = " ".join(sorted(set(args.get("allow") or
+                                    [line.split(" ", 1)[0] for line in keys])))
+    for module in RESTRICTED_MODULES:
+        path = os.path.join(etc, "policy", module + ".policy")
+        untouched = not os.path.exists(path) or _read(path) == DEFAULT_POLICIES.get(module)
+        if untouched:  # an operator's own edits are kept
+            plan.file(path, 0o644, RESTRICTED_POLICY % (module, operators), replace=True)
+    user = _force_gate(plan, keys)
+    _sudo_rule(plan, user)
+
+
+def _sudo_rule(plan, user):
+    """``/etc/sudoers.d/orch-gate``: the gate (and only it) may become root without a password."""
+    import subprocess
+    import tempfile
+
+    rule = ("# written by 'orch host init --restricted': orch's gate runs as root\n"
+            "%s ALL=(root) NOPASSWD: %s -I -S %s *\n" % (user, sys.executable, GATE_PATH))
+    path = _under_root("/etc/sudoers.d/orch-gate")
+    if not os.path.isdir(os.path.dirname(path)):
+        raise HostError("%s does not exist: restricted mode needs sudo" % os.path.dirname(path))
+    if os.path.exists(path) and _read(path) == rule:
+        plan._owner_and_mode(path, 0o440)
+        return
+    visudo = next((name for name in ("/usr/sbin/visudo", "/usr/bin/visudo", "/sbin/visudo")
+                   if os.path.exists(name)), None)
+    if visudo is None:
+        raise HostError("visudo not found: cannot check the sudo rule for the gate")
+    with tempfile.NamedTemporaryFile("w", suffix=".sudoers") as draft:
+        draft.write(rule)
+        draft.flush()
+        checked = subprocess.run([visudo, "-c", "-q", "-f", draft.name],
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    if checked.returncode != 0:
+        raise HostError("visudo rejects the gate's sudo rule: %s" % checked.stdout.decode(
+            "utf-8", "replace").strip())
+    plan.file(path, 0o440, rule, replace=True)
+
+
+def _trust(plan, lines, etc):
+    plan.folder(os.path.join(etc, "trusted.d"), 0o755)
+    for line in lines:
+        digest, what = line.split(" ", 1)
+        plan.file(os.path.join(etc, "trusted.d", digest), 0o644, what + "\n")
+
+
+def _force_gate(plan, keys):
+    """Give each operator key's authorized_keys line the gate as its forced command."""
+    user = os.environ.get("SUDO_USER")
+    if not user or user == "root":
+        raise HostError("restricted: run with become (sudo) as the orch login user, so init "
+                        "knows whose authorized_keys to restrict")
+    entry = pwd.getpwnam(user)
+    path = _under_root(os.path.join(entry.pw_dir, ".ssh", "authorized_keys"))
+    if os.path.islink(path) or not os.path.isfile(path):
+        raise HostError("%s is not a regular file" % path)
+    lines = _read(path).splitlines()
+    wanted = list(lines)
+    for key in keys:
+        operator, kind, blob = key.split(" ")
+        needle = re.compile(r"(^|\s)%s %s(\s|$)" % (re.escape(kind), re.escape(blob)))
+        forced = 'restrict,command="%s -I -S %s %s" ' % (sys.executable, GATE_PATH, operator)
+        hits = [index for index, line in enumerate(wanted) if needle.search(line)]
+        if not hits:
+            raise HostError("%s has no line for %s's key %s" % (path, operator, blob[-12:]))
+        for index in hits:
+            match = needle.search(wanted[index])
+            wanted[index] = forced + wanted[index][match.start() + len(match.group(1)):]
+    if wanted != lines:
+        plan.fixed.append(path)
+        if not plan.check_mode:
+            atomic_keys(path, "\n".join(wanted) + "\n", entry.pw_uid, entry.pw_gid)
+    return user
+
+
+def atomic_keys(path, text, uid, gid):
+    """Replace authorized_keys, keeping it the login user's, 0600."""
+    temporary = "%s.orch-%d.tmp" % (path, os.getpid())
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(text)
+    os.chown(temporary, uid, gid)
+    os.rename(temporary, path)
+
+
+def trust(request):
+    """Add ``trusted`` hashes to /etc/orch/trusted.d/ (made by ``orch host init``)."""
+    if os.geteuid() != 0:
+        request.abort("orchhost#trust must run as root: use 'orch host trust -b'")
+        return {}
+    etc = _under_root("/etc/orch")
+    if not os.path.isdir(etc):
+        request.abort("%s does not exist: run 'orch host init --restricted' first" % etc)
+        return {}
+    plan = Plan(request.check_mode)
+    try:
+        _trust(plan, request.args["trusted"], etc)
+    except (HostError, OSError) as error:
+        request.abort("cannot trust: %s" % error)
+        return {}
+    return {"changed": bool(plan.created or plan.fixed), "created": plan.created}

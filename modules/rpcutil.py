@@ -72,6 +72,8 @@ AGENT = {
                               "The folder the runtime read host.json, policy and callers from"},
                 "audit_log": {"display_as": "Audit log",
                               "description": "The audit log the runtime writes"},
+                "mode": {"display_as": "Mode", "description": "open, or restricted (orch's "
+                         "gate: pinned code, root-owned policy and audit log; docs/trust.md)"},
             },
             "aggregate": [{"function": "summary", "args": ["python"]}],
         },
@@ -112,7 +114,15 @@ def inventory(request):
         "host": host.name,
         "state_dir": host.state_dir,
         "audit_log": getattr(host, "audit_log", None),
+        "mode": _mode(),
     }
+
+
+def _mode():
+    """``open`` or ``restricted`` (orch's gate started this runtime: pinned code, root policy)."""
+    runtime = sys.modules.get("orch_runtime")
+    mode = getattr(runtime, "mode", None)
+    return mode() if callable(mode) else "open"
 
 
 def get_fact(request):

@@ -69,6 +69,7 @@ class HostSpec:
     sudo: str = "none"  # none | nopasswd | password
     auth: str = "agent"  # agent | ssh_config_identity | inventory_key
     python: str = "/usr/bin/python3"
+    own_system: bool = False  # its own (initially empty) /etc, /var/log, /usr/local/lib layer
 
 
 HOSTS = (
@@ -76,7 +77,8 @@ HOSTS = (
     HostSpec("web1", 11, sudo="nopasswd"),
     HostSpec("web2", 12, sudo="password"),
     HostSpec("web3", 13, via="bast", sudo="nopasswd"),
-    HostSpec("web4", 14, sudo="nopasswd", auth="inventory_key", python=ALT_PYTHON),
+    HostSpec("web4", 14, sudo="nopasswd", auth="inventory_key", python=ALT_PYTHON,
+             own_system=True),
     HostSpec("web5", 15, port=2222, auth="ssh_config_identity"),
 )
 
@@ -437,13 +439,32 @@ def host_files(fleet_dir: Path, spec: HostSpec, plan: Plan, names: Names, uid: i
     write(host_dir / "hostname", spec.name + "\n")
     mounts = [[str(home), "/home"], [str(sudo_dir), "/etc/sudoers.d"],
               [str(host_dir / "hosts"), "/etc/hosts"], [str(host_dir / "hostname"), "/etc/hostname"]]
-    overlay = None
+    overlays = []
     if spec.python != "/usr/bin/python3":
-        overlay = hide_python(host_dir, spec)
+        overlays.append(hide_python(host_dir, spec))
         mounts.append([str(host_dir / "opt"), "/opt"])
+    if spec.own_system:
+        overlays += [own_layer(host_dir, target) for target in SYSTEM_LAYERS]
     write(host_dir / "host.json", json.dumps({"name": spec.name, "mounts": mounts,
-                                               "overlay": overlay}, indent=1))
+                                               "overlays": overlays}, indent=1))
     return {"address": address, "host_key": host_key}
+
+
+#: Folders a host with ``own_system`` writes to its own layer (``orch host init`` makes /etc/orch,
+#: /var/log/orch and /usr/local/lib/orch there, never on this machine).
+SYSTEM_LAYERS = ("/etc", "/var/log", "/usr/local/lib")
+
+
+def own_layer(host_dir: Path, target: str) -> dict:
+    """An overlay over ``target`` whose (empty) upper layer is in the host's folder."""
+    stem = target.strip("/").replace("/", "-")
+    upper, work = host_dir / f"{stem}-upper", host_dir / f"{stem}-work"
+    for path in (upper, work):
+        path.mkdir(exist_ok=True)
+    info = os.stat(target)
+    os.chown(upper, info.st_uid, info.st_gid)
+    os.chmod(upper, info.st_mode & 0o7777)
+    return {"lower": target, "upper": str(upper), "work": str(work), "target": target}
 
 
 def hide_python(host_dir: Path, spec: HostSpec) -> dict:
@@ -555,8 +576,7 @@ def host_main(host_dir: Path) -> None:
     try:
         spec = json.loads((host_dir / "host.json").read_text())
         socket.sethostname(spec["name"])
-        overlay = spec.get("overlay")
-        if overlay:
+        for overlay in spec.get("overlays") or []:
             run(["mount", "-t", "overlay", "overlay", "-o",
                  f"lowerdir={overlay['lower']},upperdir={overlay['upper']},"
                  f"workdir={overlay['work']}", overlay["target"]])

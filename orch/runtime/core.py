@@ -420,6 +420,16 @@ ETC_DIR = "/etc/orch"
 #: Where a runtime running as root writes its audit log (a folder only root can write).
 LOG_DIR = "/var/log/orch"
 
+#: Set by orch's gate (orch/runtime/gate.py) on this module before its code runs, in restricted
+#: mode only: {"caller": operator name from the forced command, "trusted": SHA-256 hex set}.
+#: Nothing the client sends can set it; None means open mode.
+GATE = globals().get("__orch_gate__")
+
+
+def mode():
+    """``restricted`` when orch's gate started this runtime, else ``open``."""
+    return "restricted" if GATE else "open"
+
 
 def resolve_state_dir(environ):
     """Where this host keeps host.json, policy/, callers, classes and facts.d/.
@@ -684,14 +694,21 @@ def _audit_field(value):
     return json.dumps(text)
 
 
-def audit_line(reqid, reqtime, caller, module, action, masked_args):
-    """The DESIGN §6 line, e.g.
-    ``reqid=0f..: reqtime=1700000000 caller=rip agent=appmgr action=upgrade data={"revision":20}``
+def audit_line(reqid, reqtime, caller, module, action, masked_args, result="allowed",
+               reason="", status=None):
+    """The DESIGN §6 line with the decision, e.g. ``reqid=0f..: reqtime=1700000000 caller=rip
+    agent=appmgr action=upgrade data={"revision":20} result=allowed reason=policy`` (written
+    before acting) and, for allowed requests, the same with ``status=OK`` once done.
+    ``result``: allowed, denied (the policy said no) or refused (anything else stopped it).
     """
-    return "reqid=%s: reqtime=%d caller=%s agent=%s action=%s data=%s" % (
+    line = "reqid=%s: reqtime=%d caller=%s agent=%s action=%s data=%s result=%s reason=%s" % (
         _audit_field(reqid), reqtime, _audit_field(caller), _audit_field(module),
         _audit_field(action), json.dumps(masked_args, sort_keys=True, separators=(",", ":")),
+        result, _audit_field(reason or "-"),
     )
+    if status is not None:
+        line += " status=%s" % _audit_field(status)
+    return line
 
 
 def check_policy(state_dir, module, action, caller, host):
@@ -1088,6 +1105,12 @@ class Runtime(object):
             self.module_errors[name] = "source of module %s does not match its hash" % name
             self.module_hashes.pop(name, None)
             return
+        if GATE and digest not in GATE["trusted"]:
+            # Restricted mode: never load (never even compile) code the host did not pin.
+            self.module_errors[name] = ("module %s sha256 %s is not trusted on this host "
+                                        "(run 'orch host trust %s')" % (name, digest, name))
+            self.module_hashes.pop(name, None)
+            return
         if name.startswith(HELPER_PREFIX):
             self.receive_helper(name[len(HELPER_PREFIX):], digest, source)
             return
@@ -1125,30 +1148,43 @@ class Runtime(object):
         module = self.modules_by_hash.get(self.module_hashes.get(module_name, ""))
         declaration = getattr(module, "AGENT", None)
 
-        # 1. Audit, before anything else; no audit line, no action.
+        # 1. Decide (nothing runs yet), then audit the decision: no audit line, no action.
         masked = mask_args(declaration, action_name, args if isinstance(args, dict) else {})
-        line = audit_line(reqid, int(time.time()), self.caller, module_name, action_name, masked)
+        refused = None
+        if not re.match(r"^[0-9a-f]{32}$", reqid):
+            refused = (INVALID_DATA, "reqid must be 32 lowercase hex digits")
+        elif not isinstance(args, dict):
+            refused = (INVALID_DATA, "args must be a JSON object")
+        elif module is None:  # 2. the module must have been sent (and loaded) before
+            refused = (ABORTED, self.module_errors.get(module_name)
+                       or "unknown module '%s'" % module_name)
+        # 3. Authorization: the host's actionpolicy for this module.
+        denied = None if refused else check_policy(
+            self.state_dir, module_name, action_name, self.caller, self.host)
+        result = "refused" if refused else "denied" if denied else "allowed"
+        reason = (refused[1] if refused else denied) or "policy"
+        line = audit_line(reqid, int(time.time()), self.caller, module_name, action_name, masked,
+                          result, reason)
         try:
             self.audit.write(line)
         except (IOError, OSError) as error:
             return _reply(reqid, ABORTED, "cannot write audit log %s: %s" % (
                 self.audit.path, getattr(error, "strerror", None) or error))
-
-        if not re.match(r"^[0-9a-f]{32}$", reqid):
-            return _reply(reqid, INVALID_DATA, "reqid must be 32 lowercase hex digits")
-        if not isinstance(args, dict):
-            return _reply(reqid, INVALID_DATA, "args must be a JSON object")
-
-        # 2. The module must have been sent (and loaded) before the request.
-        if module is None:
-            reason = self.module_errors.get(module_name) or "unknown module '%s'" % module_name
-            return _reply(reqid, ABORTED, reason)
-
-        # 3. Authorization: the host's actionpolicy for this module.
-        denied = check_policy(self.state_dir, module_name, action_name, self.caller, self.host)
+        if refused:
+            return _reply(reqid, refused[0], refused[1])
         if denied:
             return _reply(reqid, ABORTED, denied)
+        reply = self._act(reqid, module, module_name, action_name, declaration, args, message)
+        try:
+            self.audit.write(audit_line(reqid, int(time.time()), self.caller, module_name,
+                                        action_name, masked, "allowed", "policy",
+                                        reply["status"]))
+        except (IOError, OSError):
+            pass  # acted already; the first line stands
+        return reply
 
+    def _act(self, reqid, module, module_name, action_name, declaration, args, message):
+        """Validate, run and shape the reply of an allowed request."""
         # 4. The action exists and the arguments fit its declaration.
         try:
             valid_args = validate_args(declaration, action_name, args)
@@ -1271,8 +1307,9 @@ def main(environ=None):
     input_stream, output_stream = _take_protocol_streams()
 
     # 1. Where this host keeps its state (a real host's default folder is made on first use).
-    state_dir = resolve_state_dir(environ)
-    audit_path = resolve_audit_log(environ, state_dir)
+    state_dir = ETC_DIR if GATE else resolve_state_dir(environ)
+    audit_path = os.path.join(LOG_DIR, "audit.log") if GATE else resolve_audit_log(
+        environ, state_dir)
     for folder in (state_dir, os.path.dirname(audit_path)):
         if folder == _default_state_dir(environ) and not os.path.exists(folder):
             os.makedirs(folder, 0o700)
@@ -1284,15 +1321,16 @@ def main(environ=None):
         host = read_host(state_dir)
     except (IOError, OSError, ValueError) as error:
         sys.exit("orch runtime: cannot read %s: %s" % (os.path.join(state_dir, "host.json"), error))
-    # 3. Who is calling: the SSH key that logged in, mapped to an operator name.
-    caller = identify_caller(environ, state_dir)
+    # 3. Who is calling: the SSH key that logged in, mapped to an operator name; in
+    #    restricted mode the operator the gate's forced command names, nothing else.
+    caller = GATE["caller"] if GATE else identify_caller(environ, state_dir)
     # 4. The audit log (requests are refused while it cannot be written).
     audit = AuditLog(audit_path)
     audit.open()
     # 5. Say hello, then serve.
     write_frame(output_stream, {
         "kind": KIND_HELLO, "host": host.name, "state_dir": state_dir, "caller": caller,
-        "audit_log": audit_path,
+        "audit_log": audit_path, "mode": mode(),
         "python": "%d.%d.%d" % tuple(sys.version_info[:3]),
         "loaded_from": globals().get("__orch_loaded_from__", "source"),
     })

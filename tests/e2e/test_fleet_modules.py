@@ -36,8 +36,8 @@ def revision_of(lab, name: str) -> int:
 
 
 def audited(lab, name: str, agent: str, action: str) -> list[str]:
-    return [line for line in lab.audit_lines(name)
-            if f" agent={agent} action={action} " in line]
+    return [line for line in lab.audit_lines(name)  # the decision lines (not status= after)
+            if f" agent={agent} action={action} " in line and " status=" not in line]
 
 
 def test_haproxy_disable_and_enable(lab):
@@ -104,7 +104,7 @@ def test_appmgr_upgrade_status_and_idempotence(lab):
         for name in ALFA:
             line = audited(lab, name, "appmgr", "upgrade")[-1]
             assert line.endswith(f'caller=labadmin agent=appmgr action=upgrade '
-                                 f'data={{"revision":{target}}}'), line
+                                 f'data={{"revision":{target}}} result=allowed reason=policy'), line
 
         status = lab.orch("call", "appmgr.status", "-F", "cluster=alfa", "--summarize", check=0)
         assert "Summary of Revision:" in status.stdout

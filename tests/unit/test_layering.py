@@ -70,7 +70,7 @@ def _calls(path: Path) -> set[str]:
 
 
 # Programs of their own (the lab's app server and webhook, the runtime on hosts) may print.
-OWN_PROGRAMS = {"runtime/core.py", "runtime/bootstrap.py", "lab/appserver.py", "lab/webhook.py"}
+OWN_PROGRAMS = {"runtime/core.py", "runtime/bootstrap.py", "runtime/gate.py", "lab/appserver.py", "lab/webhook.py"}
 
 
 def test_nothing_below_the_cli_prints_prompts_or_exits():

@@ -13,7 +13,8 @@ from orch.runtime import core
 
 AUDIT = re.compile(
     r"^reqid=(?P<reqid>[0-9a-f]{32}): reqtime=(?P<reqtime>\d+) caller=(?P<caller>\S+) "
-    r"agent=(?P<agent>\S+) action=(?P<action>\S+) data=(?P<data>.*)$"
+    r"agent=(?P<agent>\S+) action=(?P<action>\S+) data=(?P<data>.*?) "
+    r"result=(?P<result>allowed|denied|refused) reason=(?P<reason>.*?)(?: status=(?P<status>\S+))?$"
 )
 
 
@@ -89,7 +90,7 @@ def test_policy_denial_is_audited_and_not_run(runtime, state_dir, tmp_path):
     assert reply["status"] == "Aborted" and "denied by policy" in reply["message"]
     assert not target.exists()
     assert any(line.startswith(f"reqid={reqid}: ") and "action=touch" in line
-               for line in audit_lines(state_dir))
+               and " result=denied reason=" in line for line in audit_lines(state_dir))
     # The allow line matches facts and classes, so this one runs.
     assert process.call("demo", "login", {"user": "rip", "password": "abc"})["status"] == "OK"
     # No policy for rpcutil: allowed.
@@ -121,7 +122,10 @@ def test_audit_line_per_request_with_masked_sensitive_input(runtime, state_dir):
     assert reply["data"] == {"ok": False, "user": "rip"}  # output default filled
     process.call("rpcutil", "ping", reqid=second)
     lines = audit_lines(state_dir)
-    assert len(lines) == 2
+    assert len(lines) == 4  # each allowed request: the decision before, the status after
+    assert lines[0].endswith(" result=allowed reason=policy")
+    assert lines[1] == lines[0] + " status=OK"
+    lines = [lines[0], lines[2]]
     parsed = [AUDIT.match(line) for line in lines]
     assert all(parsed), lines
     assert parsed[0]["reqid"] == first and parsed[1]["reqid"] == second
@@ -220,7 +224,9 @@ def test_bad_reqid_is_refused(runtime, state_dir):
     process = runtime()
     reply = process.call("rpcutil", "ping", reqid="not-hex\nreqid=forged")
     assert reply["status"] == "InvalidData"
-    assert len(audit_lines(state_dir)) == 1  # the newline did not forge a second line
+    lines = audit_lines(state_dir)
+    assert len(lines) == 1  # the newline did not forge a second line
+    assert " result=refused reason=" in lines[0]
 
 
 def test_lab_state_dir_from_ssh_connection(tmp_path):
@@ -237,7 +243,7 @@ def test_lab_state_dir_from_ssh_connection(tmp_path):
     try:
         assert process.hello["host"] == "dev7"
         assert process.call("rpcutil", "ping")["status"] == "OK"
-        assert (lab / "hosts" / "dev7" / "audit.log").read_text().count("\n") == 1
+        assert (lab / "hosts" / "dev7" / "audit.log").read_text().count("\n") == 2  # decision, status
     finally:
         assert process.close() == 0
 
