@@ -298,10 +298,8 @@ class Engine:
         gets the grace to end; at the second signal or the end of the grace it is cancelled,
         and each host without a final reply is recorded as NotRun (its state is unknown)."""
         def send():
-            if hang_up:
-                return self.session.call(step_id, todo, module, action, args, options,
-                                         hang_up=True)
-            return self.session.call(step_id, todo, module, action, args, options)
+            return self.session.call(step_id, todo, module, action, args, options,
+                                     hang_up=hang_up)
 
         if self.interrupt is None or self._cleaning:
             return await send()

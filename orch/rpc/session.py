@@ -102,7 +102,7 @@ class RpcSession:
         """
         spec, checked = self.prepare(module, action, args)
         if spec.flag(action, "needs_root") and not options.check:
-            self._check_root(hosts, module, action, options)
+            check_root(hosts, module, action, options, self.config)
         for host in hosts:  # a refused ansible_ssh_*_args option stops the run before sending
             if host.name not in self._targets:
                 self._targets[host.name] = target_of(host, self.config)
@@ -200,9 +200,6 @@ class RpcSession:
 
             command = self._commands[key] = bootstrap.command(python, become, self._prompt)
         return Runtime(command, become, password, become.user if become else "")
-
-    def _check_root(self, hosts, module: str, action: str, options: CallOptions) -> None:
-        check_root(hosts, module, action, options, self.config)
 
     def _drop(self, name: str) -> None:
         """Forget ``name``'s runtime and close its connection: it died, or the run is done

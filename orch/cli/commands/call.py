@@ -96,6 +96,7 @@ async def execute(args, env, module: str, action: str, arguments: dict) -> int:
     from orch.masking import Masker
     from orch.output import make_sink
     from orch.play.lifecycle import Run
+    from orch.schema import MASK
     from orch.select.offers import offering
 
     config = config_from_args(args, env)
@@ -110,7 +111,7 @@ async def execute(args, env, module: str, action: str, arguments: dict) -> int:
     arguments = local_paths(spec, action, arguments, env.cwd)
     checked = spec.prepare_args(action, arguments)  # bad input fails before anything else
     secret = spec.sensitive_inputs(action)
-    shown = {key: ("********" if key in secret else value) for key, value in checked.items()}
+    shown = {key: (MASK if key in secret else value) for key, value in checked.items()}
     hosts = select_from_args(args, env, config).hosts()
     if not args.identities:
         hosts = offering(hosts, module)
