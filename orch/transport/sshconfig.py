@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 import getpass
+import glob
 import os
 import re
 import shlex
@@ -77,7 +78,7 @@ IGNORED_IN_ARGS = {
 IGNORED_FLAGS = {"-q", "-C", "-T", "-n", "-x", "-a", "-4", "-6"}
 #: Config-file keywords that would change where or how orch connects and that it cannot do:
 #: refused rather than silently ignored.
-REFUSED = {"proxycommand", "include", "canonicalizehostname", "localcommand", "remotecommand",
+REFUSED = {"proxycommand", "canonicalizehostname", "localcommand", "remotecommand",
            "certificatefile", "pkcs11provider", "securitykeyprovider", "knownhostscommand"}
 _FLAG_OPTION = {"-p": "port", "-l": "user", "-i": "identityfile", "-J": "proxyjump"}
 _MULTI = {"identityfile"}  # every value accumulates; the rest: first obtained wins
@@ -131,12 +132,11 @@ def _compile(patterns: list[str]) -> _Patterns:
 
 
 @dataclass(frozen=True)
-class Block:
-    """One ``Host`` or ``Match`` block: which names it applies to and its options in order."""
+class Condition:
+    """When a ``Host`` or ``Match`` line applies: its criterion and patterns."""
 
     criterion: str  # "host" (a Host line), "match-host", "match-originalhost", "all"
     patterns: _Patterns | None
-    options: tuple[tuple[str, tuple[str, ...], int], ...]  # (keyword, arguments, line)
 
     def applies(self, original: str, hostname: str | None) -> bool:
         if self.criterion == "all":
@@ -144,6 +144,25 @@ class Block:
         if self.criterion == "match-host":
             return self.patterns.matches(hostname or original)
         return self.patterns.matches(original)
+
+
+@dataclass(frozen=True)
+class Block:
+    """A run of options under one chain of conditions, in file order.
+
+    ``chain`` holds the keys of the conditions that must all apply: the ``Host``/``Match`` line
+    the options follow, after those of the blocks whose ``Include`` read their file. An Include in
+    the middle of a block splits it into two blocks with the same chain, so that file order and
+    OpenSSH's "first obtained value wins" hold across files.
+    """
+
+    chain: tuple[int, ...]
+    options: tuple[tuple[str, tuple[str, ...], int], ...]  # (keyword, arguments, line)
+
+
+#: OpenSSH's READCONF_MAX_DEPTH: Includes nested deeper are an error.
+MAX_INCLUDE_DEPTH = 16
+MAX_CONFIG_BYTES = 4 * 1024 * 1024
 
 
 def _split(text: str, where: Where) -> tuple[str, list[str]]:
@@ -159,21 +178,83 @@ def _split(text: str, where: Where) -> tuple[str, list[str]]:
 
 
 class SshConfig:
-    """An OpenSSH client config file, parsed once: its blocks in file order."""
+    """An OpenSSH client config file and the files it includes, parsed once: its blocks in
+    order and the conditions they depend on."""
 
-    def __init__(self, blocks: list[Block], path: str = ""):
+    def __init__(self, blocks: list[Block], path: str = "",
+                 conditions: dict[int, Condition] | None = None,
+                 files: tuple[tuple[str, tuple | None], ...] = ()):
         self.blocks = blocks
         self.path = path
+        self.conditions = conditions or {}
+        self.files = files  # every file read, with its identity when read (see ``fresh``)
 
     @classmethod
-    def parse(cls, text: str, path: str = "ssh_config") -> SshConfig:
-        """:raises InputError: a line orch cannot honour, naming the file and line."""
-        blocks: list[Block] = []
-        current = Block("all", None, ())
-        options: list = []
+    def parse(cls, text: str, path: str = "ssh_config", read=None) -> SshConfig:
+        """Parse ``text`` (the file at ``path``); ``read(path)`` gives an included file's text.
+
+        :raises InputError: a line orch cannot honour, naming the file and line.
+        """
+        parser = _Parser(read or _read_included)
+        parser.file(text, path, (), 0)
+        return cls(parser.blocks, path, parser.conditions, tuple(parser.files))
+
+    def fresh(self) -> bool:
+        """Whether every included file is still the one that was read."""
+        return all(_identity(path) == identity for path, identity in self.files)
+
+    def lookup(self, name: str) -> dict[str, tuple[str, ...]]:
+        """The options for ``name`` (first obtained value wins; IdentityFile accumulates)."""
+        found: dict[str, tuple[str, ...]] = {}
+        decided: dict[int, bool] = {}
+        for block in self.blocks:
+            if not self._applies(block.chain, decided, name, found):
+                continue
+            for keyword, args, _ in block.options:
+                if keyword in _MULTI:
+                    found[keyword] = found.get(keyword, ()) + args
+                elif keyword not in found:
+                    found[keyword] = args
+        return found
+
+    def _applies(self, chain: tuple[int, ...], decided: dict[int, bool], name: str,
+                 found: dict) -> bool:
+        for key in chain:
+            applied = decided.get(key)
+            if applied is None:  # decided once, with the HostName obtained so far
+                hostname = found.get("hostname", (None,))[0]
+                condition = self.conditions[key]
+                if hostname is not None and "%" in hostname and condition.criterion == "match-host":
+                    try:  # as OpenSSH's match_cfg_line: the HostName so far, %h expanded
+                        hostname = expand_tokens(hostname, {"h": name})
+                    except ValueError:
+                        pass
+                applied = decided[key] = condition.applies(name, hostname)
+            if not applied:
+                return False
+        return True
+
+
+class _Parser:
+    """Reads a config file and, in place, the files its ``Include`` lines name."""
+
+    def __init__(self, read):
+        self.read = read
+        self.blocks: list[Block] = []
+        self.conditions: dict[int, Condition] = {}
+        self.files: list[tuple[str, tuple | None]] = []
+
+    def _condition(self, condition: Condition) -> int:
+        key = len(self.conditions) + 1
+        self.conditions[key] = condition
+        return key
+
+    def file(self, text: str, path: str, outer: tuple[int, ...], depth: int) -> None:
+        chain, options = outer, []
 
         def close() -> None:
-            blocks.append(replace(current, options=tuple(options)))
+            if options:
+                self.blocks.append(Block(chain, tuple(options)))
 
         for number, raw in enumerate(text.splitlines(), 1):
             line = raw.strip()
@@ -185,10 +266,21 @@ class SshConfig:
                 if not args:
                     raise InputError("Host needs at least one pattern", where)
                 close()
-                current, options = Block("host", _compile(args), ()), []
+                chain, options = outer + (self._condition(Condition("host", _compile(args))),), []
             elif keyword == "match":
                 close()
-                current, options = _match_block(args, where), []
+                chain, options = outer + (self._condition(_match_condition(args, where)),), []
+            elif keyword == "include":
+                if not args:
+                    raise InputError("Include needs a file", where)
+                close()
+                options = []
+                for included in _include_paths(args):
+                    if depth + 1 > MAX_INCLUDE_DEPTH:
+                        raise InputError(f"Include nested deeper than {MAX_INCLUDE_DEPTH} "
+                                         "files (a loop?)", where)
+                    self.files.append((included, _identity(included)))
+                    self.file(self.read(included, where), included, chain, depth + 1)
             elif keyword in REFUSED:
                 raise InputError(f"{keyword_name(keyword)} is not supported by orch", where)
             elif keyword in SUPPORTED:
@@ -197,26 +289,47 @@ class SshConfig:
                 options.append((keyword, tuple(args), number))
             # any other keyword: an ssh option orch has no use for (Ciphers, ForwardAgent …)
         close()
-        return cls([block for block in blocks if block.options], path)
 
-    def lookup(self, name: str) -> dict[str, tuple[str, ...]]:
-        """The options for ``name`` (first obtained value wins; IdentityFile accumulates)."""
-        found: dict[str, tuple[str, ...]] = {}
-        for block in self.blocks:
-            hostname = found.get("hostname", (None,))[0]
-            if hostname is not None and "%" in hostname and block.criterion == "match-host":
-                try:  # as OpenSSH's match_cfg_line: the HostName so far, %h expanded
-                    hostname = expand_tokens(hostname, {"h": name})
-                except ValueError:
-                    pass
-            if not block.applies(name, hostname):
-                continue
-            for keyword, args, _ in block.options:
-                if keyword in _MULTI:
-                    found[keyword] = found.get(keyword, ()) + args
-                elif keyword not in found:
-                    found[keyword] = args
-        return found
+
+def _include_paths(args: list[str]) -> list[str]:
+    """The files of an ``Include`` line as OpenSSH finds them for a user config: a relative
+    path is under ~/.ssh, ``~`` is the home folder, wildcards expand in lexical order, and a
+    pattern that matches nothing is skipped."""
+    found = []
+    for arg in args:
+        if arg.startswith("~"):
+            path = _home() + arg[1:]
+        elif arg.startswith("/"):
+            path = arg
+        else:
+            path = os.path.join(_home(), ".ssh", arg)
+        found.extend(sorted(glob.glob(path)) if glob.has_magic(path) else
+                     ([path] if os.path.exists(path) else []))
+    return found
+
+
+def _identity(path: str) -> tuple | None:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return (info.st_ino, info.st_size, info.st_mtime_ns)
+
+
+def _read_included(path: str, where: Where) -> str:
+    """An included file's text, refused (as OpenSSH refuses it) when someone other than root
+    or this user owns it or others may write it."""
+    from orch.config import decode_text, read_regular_file
+
+    try:
+        info = os.stat(path)
+    except OSError as error:
+        raise InputError(f"Include {path}: {error.strerror}", where) from None
+    if (info.st_uid not in (0, os.getuid())) or info.st_mode & 0o022:
+        raise InputError(f"Include {path}: bad owner or permissions (must be owned by you or "
+                         "root and not writable by group or others)", where)
+    data = read_regular_file(path, "ssh_config", MAX_CONFIG_BYTES)
+    return decode_text(data, "ssh_config", Where(path))
 
 
 def keyword_name(keyword: str) -> str:
@@ -224,15 +337,19 @@ def keyword_name(keyword: str) -> str:
              "identityfile": "IdentityFile", "identitiesonly": "IdentitiesOnly",
              "userknownhostsfile": "UserKnownHostsFile", "hostkeyalias": "HostKeyAlias",
              "stricthostkeychecking": "StrictHostKeyChecking", "include": "Include",
-             "connecttimeout": "ConnectTimeout", "serveraliveinterval": "ServerAliveInterval"}
+             "connecttimeout": "ConnectTimeout", "serveraliveinterval": "ServerAliveInterval",
+             "canonicalizehostname": "CanonicalizeHostname", "localcommand": "LocalCommand",
+             "remotecommand": "RemoteCommand", "certificatefile": "CertificateFile",
+             "pkcs11provider": "PKCS11Provider", "securitykeyprovider": "SecurityKeyProvider",
+             "knownhostscommand": "KnownHostsCommand", "identityagent": "IdentityAgent"}
     return names.get(keyword, keyword.capitalize())
 
 
-def _match_block(args: list[str], where: Where) -> Block:
+def _match_condition(args: list[str], where: Where) -> Condition:
     if args and args[0].lower() == "all" and len(args) == 1:
-        return Block("all", None, ())
+        return Condition("all", None)
     if len(args) == 2 and args[0].lower() in ("host", "originalhost"):
-        return Block(f"match-{args[0].lower()}", _compile(args[1].split(",")), ())
+        return Condition(f"match-{args[0].lower()}", _compile(args[1].split(",")))
     criterion = args[0] if args else "(nothing)"
     raise InputError(f"Match {' '.join(args) or criterion}: orch supports only 'Match host "
                      f"PATTERNS', 'Match originalhost PATTERNS' and 'Match all'", where)
@@ -483,7 +600,7 @@ def load(path: str) -> SshConfig:
 
     if not path or not os.path.exists(path):
         return SshConfig([], path)
-    data = read_regular_file(path, "ssh_config", 4 * 1024 * 1024)
+    data = read_regular_file(path, "ssh_config", MAX_CONFIG_BYTES)
     return SshConfig.parse(decode_text(data, "ssh_config", Where(path)), path)
 
 
@@ -501,7 +618,7 @@ def resolver(config) -> Resolver:
         identity = None
     key = (config, path, identity, os.environ.get("HOME"), os.environ.get("SSH_AUTH_SOCK"))
     found = _CACHE.get(key)
-    if found is None:
+    if found is None or not found.ssh_config.fresh():
         if len(_CACHE) > 8:
             _CACHE.clear()
         found = _CACHE[key] = Resolver(load(path) if identity else None, Settings.of(config))

@@ -145,7 +145,8 @@ def test_other_options_are_refused_naming_host_and_variable(resolve, args, refus
 @pytest.mark.parametrize("text, problem", [
     ("Match exec true\n User x\n", "supports only"),
     ("ProxyCommand nc %h %p\n", "ProxyCommand is not supported"),
-    ("Include other\n", "Include is not supported"),
+    ("CanonicalizeHostname yes\n", "CanonicalizeHostname is not supported"),
+    ("Include\n", "Include needs a file"),
     ("Host\n", "at least one pattern"),
 ])
 def test_config_lines_orch_cannot_honour_name_file_and_line(text, problem):
