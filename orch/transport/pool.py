@@ -58,6 +58,10 @@ class Connection:
         await self._ssh.wait_closed()
 
 
+#: Passphrase prompts per key file per run, as OpenSSH's NumberOfPasswordPrompts default.
+PASSPHRASE_TRIES = 3
+
+
 class Pool:
     """Opens and caches connections; ``async with Pool(options)`` closes them all at the end.
 
@@ -79,7 +83,7 @@ class Pool:
         self._connections: dict[str, Connection] = {}
         self._jumps: dict[Target, Connection] = {}
         self._pending: dict[object, asyncio.Future] = {}
-        self._keys: dict[str, list] = {}
+        self._keys: dict[str, list | Unreachable] = {}
         self._agents: dict[str, asyncio.Future] = {}
         self._prepared: dict[tuple, tuple[sshlib.ClientOptions, str]] = {}
         self._closing: list[Connection] = []
@@ -187,7 +191,12 @@ class Pool:
         for path, source in target.identities or ((target.key, "inventory"),) * bool(target.key):
             path = os.path.expanduser(path)
             if path not in self._keys:
-                self._keys[path] = self._read_key(path, source)
+                try:
+                    self._keys[path] = self._read_key(path, source)
+                except Unreachable as error:  # every host using this file fails the same way,
+                    self._keys[path] = error  # without asking for its passphrase again
+            if isinstance(self._keys[path], Unreachable):
+                raise Unreachable(str(self._keys[path]))
             if self._keys[path]:
                 found.append((_shown(path), self._keys[path]))
         return found
@@ -204,26 +213,30 @@ class Pool:
                 raise Unreachable(f"cannot read SSH key {path}: {_reason(error)}") from None
         except OSError as error:
             raise Unreachable(f"cannot read SSH key {path}: {_reason(error)}") from None
-        passphrase = self._ask_passphrase(path)
-        try:
-            return [asyncssh.read_private_key(path, passphrase)]
-        except (OSError, ValueError, asyncssh.Error) as error:
-            raise Unreachable(f"cannot read SSH key {path}: {_reason(error)}") from None
+        reason = ""
+        for _ in range(PASSPHRASE_TRIES):  # as ssh: asked again after a wrong one, three times
+            passphrase = self._ask_passphrase(path)
+            try:
+                return [asyncssh.read_private_key(path, passphrase)]
+            except (OSError, ValueError, asyncssh.Error) as error:
+                reason = _reason(error)
+                if "ncorrect passphrase" not in str(error):
+                    break
+        raise Unreachable(f"cannot read SSH key {path}: {reason}")
 
     def _ask_passphrase(self, path: str) -> str:
         prompt = type(self).passphrase_prompt
         if prompt is not None:
             return prompt(path)
-        try:
-            tty = open("/dev/tty", "r+")  # noqa: SIM115
+        try:  # getpass reads from /dev/tty too, but falls back to stdin without one
+            os.close(os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY))
         except OSError:
             raise Unreachable(
                 f"SSH key {_shown(path)} is protected by a passphrase and there is no terminal "
                 f"to ask for it: add it to ssh-agent (ssh-add {_shown(path)})") from None
-        with tty:
-            import getpass
+        import getpass
 
-            return getpass.getpass(f"Enter passphrase for key '{_shown(path)}': ", stream=tty)
+        return getpass.getpass(f"Enter passphrase for key '{_shown(path)}': ")
 
     async def _client_options(self, target: Target, known: KnownHosts,
                               accept_new: bool) -> tuple[sshlib.ClientOptions, str]:
