@@ -19,6 +19,7 @@ class Target:
     identities_only: bool = False
     agent: str = ""  # ssh-agent socket ("" : none)
     jump: Target | None = None  # the hop just before this host (its own .jump before it)
+    proxy_command: tuple[str, ...] = ()  # ProxyCommand's argv, tokens expanded (no shell)
     known_hosts: tuple[str, ...] = ()  # user files; new keys go to the first ("": the run's)
     global_known_hosts: tuple[str, ...] = ()
     host_key_alias: str = ""
@@ -41,6 +42,8 @@ class Target:
         while hop is not None:
             hops.append(hop.name)
             hop = hop.jump
+        if self.proxy_command and not hops:
+            hops.append(f"ProxyCommand {self.proxy_command[0]}")
         return text + (f" via {', '.join(reversed(hops))}" if hops else "")
 
 

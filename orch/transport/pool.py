@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 
 from orch.errors import ChannelLost, HostKeyRejected, Unreachable
@@ -298,7 +299,8 @@ class Pool:
         timeout = target.connect_timeout or self.options.connect_timeout
         try:
             async with asyncio.timeout(timeout + 1):
-                ssh = await sshlib.connect(target.address, prepared, tunnel)
+                ssh = await sshlib.connect(target.address, prepared, tunnel,
+                                           target.proxy_command)
         except asyncssh.HostKeyNotVerifiable:
             shown = name if target.port == 22 else f"[{name}]:{target.port}"
             offending = known.offending(name, target.port)
@@ -317,6 +319,10 @@ class Pool:
         except asyncssh.PermissionDenied:
             raise Unreachable(f"authentication failed as {target.where}: tried {tried}") from None
         except (TimeoutError, OSError, asyncssh.Error) as error:
+            if target.proxy_command and isinstance(error, OSError) and error.filename is None \
+                    and error.errno in (errno.ENOENT, errno.EACCES):
+                raise Unreachable(f"ProxyCommand cannot start {target.proxy_command[0]}: "
+                                  f"{error.strerror} ({target.where})") from None
             raise Unreachable(f"{_reason(error)} ({target.where})") from None
         if accept_new:
             key = ssh.get_server_host_key()

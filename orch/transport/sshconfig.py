@@ -41,7 +41,7 @@ GLOBAL_KNOWN_HOSTS = ("/etc/ssh/ssh_known_hosts",)
 SUPPORTED = {
     "hostname", "user", "port", "identityfile", "identitiesonly", "proxyjump", "connecttimeout",
     "userknownhostsfile", "globalknownhostsfile", "stricthostkeychecking",
-    "serveraliveinterval", "hostkeyalias", "identityagent",
+    "serveraliveinterval", "hostkeyalias", "identityagent", "proxycommand",
 }
 #: Accepted in ``-o`` and ignored, with the reason (documented in docs/INTERNALS.md).
 IGNORED = {
@@ -78,7 +78,7 @@ IGNORED_IN_ARGS = {
 IGNORED_FLAGS = {"-q", "-C", "-T", "-n", "-x", "-a", "-4", "-6"}
 #: Config-file keywords that would change where or how orch connects and that it cannot do:
 #: refused rather than silently ignored.
-REFUSED = {"proxycommand", "canonicalizehostname", "localcommand", "remotecommand",
+REFUSED = {"canonicalizehostname", "localcommand", "remotecommand",
            "certificatefile", "pkcs11provider", "securitykeyprovider", "knownhostscommand"}
 _FLAG_OPTION = {"-p": "port", "-l": "user", "-i": "identityfile", "-J": "proxyjump"}
 _MULTI = {"identityfile"}  # every value accumulates; the rest: first obtained wins
@@ -286,9 +286,50 @@ class _Parser:
             elif keyword in SUPPORTED:
                 if not args:
                     raise InputError(f"{keyword_name(keyword)} needs a value", where)
+                if keyword == "proxycommand":  # kept as written; split and %-expanded per host
+                    args = [_value_text(line)]
+                    if args[0].lower() != "none":
+                        try:
+                            command_words(args[0])
+                        except ValueError as error:
+                            raise InputError(str(error), where) from None
                 options.append((keyword, tuple(args), number))
             # any other keyword: an ssh option orch has no use for (Ciphers, ForwardAgent …)
         close()
+
+
+def _value_text(line: str) -> str:
+    """What follows the keyword on a config line, unsplit."""
+    return re.match(r"\s*[A-Za-z][A-Za-z0-9]*\s*(?:=\s*|\s+|$)(.*)$", line).group(1).strip()
+
+
+_SHELL_OPERATORS = set("();<>|&")
+
+
+def command_words(text: str) -> list[str]:
+    """A ProxyCommand as the argv orch runs, without a shell (OpenSSH hands it to ``$SHELL``).
+
+    Quotes and backslashes work as in a shell; a leading ``exec`` (common, since OpenSSH runs
+    ``exec COMMAND``) is dropped.
+
+    :raises ValueError: shell syntax outside quotes (a pipe, ``;``, ``&&``, a redirection), which
+        needs a shell: the message says to write it as ``sh -c '…'``.
+    """
+    lexer = shlex.shlex(text, posix=True, punctuation_chars=True)
+    lexer.whitespace_split = True
+    try:
+        words = list(lexer)
+    except ValueError as error:
+        raise ValueError(f"ProxyCommand: bad quoting ({error})") from None
+    for word in words:
+        if word and set(word) <= _SHELL_OPERATORS:
+            raise ValueError(f"ProxyCommand: {word!r} needs a shell, and orch runs the command "
+                             f"without one: write it as sh -c '…'")
+    if words[:1] == ["exec"]:
+        words = words[1:]
+    if not words:
+        raise ValueError("ProxyCommand: no command")
+    return words
 
 
 def _include_paths(args: list[str]) -> list[str]:
@@ -534,6 +575,18 @@ class Resolver:
             agent = self.agent if agent_setting in (None, "SSH_AUTH_SOCK") else (
                 "" if agent_setting.lower() == "none" else expand_path(agent_setting, tokens))
             jump_text = one("proxyjump")
+            proxy_text = one("proxycommand")
+            if jump_text and proxy_text:  # as OpenSSH: the first obtained one wins
+                order = list(first)
+                if order.index("proxyjump") < order.index("proxycommand"):
+                    proxy_text = None
+                else:
+                    jump_text = None
+            proxy_command = ()
+            if proxy_text and proxy_text.lower() != "none":
+                proxy_command = tuple(
+                    expand_tokens(word, {"h": hostname, "n": given, "p": str(port), "r": user})
+                    for word in command_words(proxy_text))
         except ValueError as error:
             raise InputError(f"bad SSH setting: {error}", where) from None
         jump = None
@@ -545,7 +598,8 @@ class Resolver:
             identities=tuple(identities), identities_only=only, agent=agent, jump=jump,
             known_hosts=known_files, global_known_hosts=tuple(global_files),
             host_key_alias=one("hostkeyalias") or "", host_key_policy=policy,
-            connect_timeout=timeout, keepalive_interval=keepalive, given=given)
+            connect_timeout=timeout, keepalive_interval=keepalive, given=given,
+            proxy_command=proxy_command)
 
     def _chain(self, text: str, where: Where, seen: tuple[str, ...]) -> Target:
         """The last hop of ``a,b,c``; each hop's ``jump`` is the one before it."""
@@ -634,6 +688,7 @@ def describe(target: Target) -> list[tuple[str, str]]:
         lines.append(("identityfile", f"{path} ({source})"))
     lines.append(("identitiesonly", "yes" if target.identities_only else "no"))
     lines.append(("proxyjump", " -> ".join(jump_chain(target)) or "none"))
+    lines.append(("proxycommand", shlex.join(target.proxy_command) or "none"))
     lines.append(("userknownhostsfile", " ".join(target.known_hosts)))
     lines.append(("globalknownhostsfile", " ".join(target.global_known_hosts) or "none"))
     lines.append(("hostkeyalias", target.host_key_alias or "none"))

@@ -246,19 +246,25 @@ class ClientOptions:
 
 async def connect(host: str, options: ClientOptions,
                   tunnel: asyncssh.SSHClientConnection | None = None,
+                  proxy_command: tuple[str, ...] = (),
                   ) -> asyncssh.SSHClientConnection:
     """Open an authenticated connection to ``host`` (through ``tunnel``, an open connection to
-    a jump host, when given).
+    a jump host, or over the stdin/stdout of ``proxy_command``, a local command run without a
+    shell, when given).
 
     :raises OSError, asyncssh.Error, TimeoutError: as ``asyncssh.connect`` does.
     """
     if options.prepared is None:
-        extra = {"tunnel": tunnel} if tunnel is not None else {}
+        extra: dict = {"tunnel": tunnel} if tunnel is not None else {}
+        if proxy_command:
+            extra["proxy_command"] = list(proxy_command)
         return await asyncssh.connect(host, **options.kwargs, **extra)
     per_host = copy.copy(options.prepared)  # _connect stores this connection's waiter in it
     per_host.orig_host = per_host.host = host
     if tunnel is not None:
         per_host.tunnel = tunnel
+    if proxy_command:
+        per_host.proxy_command = list(proxy_command)
     loop = asyncio.get_running_loop()
 
     def factory() -> asyncssh.SSHClientConnection:

@@ -133,8 +133,8 @@ def test_an_include_loop_is_an_error_not_a_hang(home):
 
 
 def test_errors_in_an_included_file_name_that_file_and_line(home):
-    write(home / "inner", "Port 22\nProxyCommand nc %h %p\n")
-    with pytest.raises(InputError, match="ProxyCommand is not supported") as caught:
+    write(home / "inner", "Port 22\nLocalCommand echo %h\n")
+    with pytest.raises(InputError, match="LocalCommand is not supported") as caught:
         load(str(write(home / "main", f"Include {home}/inner\n")))
     assert caught.value.where.file == str(home / "inner") and caught.value.where.line == 2
 
@@ -148,3 +148,40 @@ def test_an_edited_included_file_is_read_again(home):
     write(inner, "Port 2002\n")
     os.utime(inner, ns=(0, 10**9))  # a new mtime even within the clock's resolution
     assert sshconfig.resolver(config).target(Host("x")).port == 2002
+
+
+# ------------------------------------------------------------------ ProxyCommand against ssh -G
+
+def test_proxy_command_tokens_as_openssh_expands_them(home):
+    main = write(home / "main", "Host web*\n  HostName 10.0.0.%h\n  User ops\n  Port 2200\n"
+                                "  ProxyCommand exec ssh -W %h:%p -l %r -o Tag=%n bast # a shell comment\n")
+    want = openssh(main, "web1")["proxycommand"][0]
+    got = orch(main, "web1").proxy_command
+    assert got == ("ssh", "-W", "10.0.0.web1:2200", "-l", "ops", "-o", "Tag=web1", "bast")
+    # ssh -G shows the command as written: OpenSSH expands the tokens when it connects
+    assert want == "exec ssh -W %h:%p -l %r -o Tag=%n bast # a shell comment"
+
+
+def test_proxy_jump_and_proxy_command_first_obtained_wins(home):
+    main = write(home / "main", "Host a\n  ProxyJump bast\nHost b\n  ProxyCommand relay %h\n"
+                                "Host *\n  ProxyCommand relay %h\n  ProxyJump bast\n")
+    for host in ("a", "b", "c"):
+        want = openssh(main, host)
+        target = orch(main, host)
+        assert bool(target.jump) == ("proxyjump" in want), host
+        assert bool(target.proxy_command) == ("proxycommand" in want), host
+
+
+def test_proxy_command_none_and_quoted_words(home):
+    main = write(home / "main", 'Host a\n  ProxyCommand none\nHost *\n'
+                                '  ProxyCommand sh -c "nc %h %p | cat"\n')
+    assert orch(main, "a").proxy_command == ()
+    assert orch(main, "b").proxy_command == ("sh", "-c", "nc b 22 | cat")
+
+
+def test_proxy_command_from_ansible_ssh_common_args(home):
+    resolver = Resolver(SshConfig([]), Settings())
+    target = resolver.target(Host("web1", {
+        "ansible_host": "10.1.1.1",
+        "ansible_ssh_common_args": '-o ProxyCommand="ssh -W %h:%p -q ops@bast"'}))
+    assert target.proxy_command == ("ssh", "-W", "10.1.1.1:22", "-q", "ops@bast")
