@@ -14,7 +14,12 @@ modules each host offers): ``orch host init -b``, then ``orch call file.write`` 
 /etc/orch/facts.d; then ``orch facts --gather`` and discovery by class and fact. The tests run
 ``plays/app_cluster_upgrade.yml`` end to end and check what an operator checks: HAProxy's own
 state per server, the revision each app answers over HTTP, and the audit log on each host.
-tests/realfleet/test_package_on_fleet.py runs plays/package_upgrade.yml on the same cluster.
+
+Then (issue 15) the real run of ``plays/package_upgrade.yml`` on the same cluster: two versions
+of the package module tests' tiny package (dpkg-deb, a local apt source named in host.json's
+``config.package.apt_options``), each app server's own dpkg database, ``service.restart`` of its
+own /etc/init.d/fleetapp, NRPE's check_load, HAProxy drained and enabled per batch; a second
+run changes no package, and a --check run changes nothing.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ import time
 from pathlib import Path
 
 import pytest
+from package_support import TINY
 from test_orch_on_fleet import orch
 
 pytestmark = pytest.mark.realfleet
@@ -151,9 +157,15 @@ class Cluster:
         return done.stdout.splitlines()
 
     def audited(self, host: str) -> list[str]:
-        """``agent=X action=Y`` of every audit line of the host, in order."""
-        return [match.group(0) for line in self.audit(host)
-                if (match := re.search(r"agent=\S+ action=\S+", line))]
+        """``agent=X action=Y`` of every request the host audited, in order (the runtime writes
+        a line before acting and one with the outcome after: one entry per reqid)."""
+        seen, found = set(), []
+        for line in self.audit(host):
+            match = re.match(r"reqid=([0-9a-f]{32}): .*?(agent=\S+ action=\S+)", line)
+            if match and match.group(1) not in seen:
+                seen.add(match.group(1))
+                found.append(match.group(2))
+        return found
 
     def on_host(self, host: str, command: str) -> str:
         done = self.fleet.ssh(host, command)
@@ -310,7 +322,7 @@ def test_discovery_finds_the_cluster_by_class_and_fact(cluster, set_up):
 def test_the_seed_play_upgrades_the_cluster(cluster, set_up):
     assert cluster.revisions() == {name: "1" for name in cluster.apps}
     assert cluster.wait_all_up() == {name: (2, 0) for name in cluster.apps}
-    before = {host: len(cluster.audit(host)) for host in [cluster.lb, *cluster.apps]}
+    before = {host: len(cluster.audited(host)) for host in [cluster.lb, *cluster.apps]}
 
     events = cluster.events("play", str(REPO / "plays" / "app_cluster_upgrade.yml"),
                             "-e", f"cluster={CLUSTER}", "-e", "backend=app",
@@ -348,3 +360,110 @@ def test_the_seed_play_upgrades_the_cluster(cluster, set_up):
         assert not any("agent=haproxy" in line for line in new[host])
     for line in cluster.audit(cluster.apps[0])[-3:]:
         assert re.match(r"reqid=[0-9a-f]{32}: reqtime=\d+ caller=\S+ agent=", line), line
+
+
+# ---------------------------------------------------------------------------- package_upgrade.yml
+
+def package_play(cluster, version: str, *extra: str) -> list[dict]:
+    return cluster.events("play", str(REPO / "plays" / "package_upgrade.yml"),
+                          "-e", f"cluster={CLUSTER}", "-e", "backend=app",
+                          "-e", f"package={TINY}", "-e", f"version={version}",
+                          "-e", f"service={cluster.info['service']}", "-e", "try_sleep=1",
+                          *extra, timeout=300)
+
+
+def installed(cluster, host: str) -> str:
+    """What dpkg says on ``host`` itself (its own /var/lib/dpkg layer), over ssh."""
+    done = cluster.fleet.ssh(host, f"dpkg-query -W -f '${{Status}} ${{Version}}' {TINY}")
+    words = done.stdout.split()
+    return words[-1] if done.returncode == 0 and words[2:3] == ["installed"] else ""
+
+
+def app_pids(cluster) -> dict[str, str]:
+    return {host: cluster.on_host(host, f"cat /run/{cluster.info['service']}/app.pid").strip()
+            for host in cluster.apps}
+
+
+def test_package_state_is_per_host(cluster, set_up):
+    """Installing on web1 installs nothing on web3, on web2 or on this machine."""
+    first = cluster.apps[0]
+    one = cluster.events("call", "package.install", f"name={TINY}", "version=1.0", "-I", first)
+    assert [(e["host"], e["status"], e["changed"]) for e in one if e["type"] == "HostReplied"] \
+        == [(first, "OK", True)]
+    assert installed(cluster, first) == "1.0"
+    assert all(installed(cluster, host) == "" for host in cluster.apps[1:] + ["web2"])
+    assert subprocess.run(["dpkg-query", "-W", TINY], capture_output=True).returncode != 0
+    rest = cluster.events("call", "package.install", f"name={TINY}", "version=1.0",
+                          "-F", f"cluster={CLUSTER}")
+    assert {e["host"]: e["changed"] for e in rest if e["type"] == "HostReplied"} == {
+        host: host != first for host in cluster.apps}
+    assert {host: installed(cluster, host) for host in cluster.apps} == {
+        host: "1.0" for host in cluster.apps}
+
+
+def test_package_upgrade_play_for_real_then_again_then_check(cluster, set_up):
+    """plays/package_upgrade.yml with become on the cluster: batch by batch, lb1 drains the
+    server, the host installs 2.0 and restarts its init script, NRPE's check_load passes, lb1
+    enables it. A second run changes no package; a --check run changes nothing at all."""
+    if installed(cluster, cluster.apps[-1]) != "1.0":
+        test_package_state_is_per_host(cluster, set_up)
+    before = {host: len(cluster.audited(host)) for host in [cluster.lb, *cluster.apps]}
+    pids_before = app_pids(cluster)
+
+    events = package_play(cluster, "2.0")
+    done = next(event for event in events if event["type"] == "RunDone")
+    assert done["status"] == "ok", done
+    installs = replies(events, "package", "install")
+    assert sorted(event["host"] for event in installs) == sorted(cluster.apps)
+    assert all(event["status"] == "OK" and event["changed"] is True
+               and event["data"]["version_before"] == "1.0" and event["data"]["version"] == "2.0"
+               for event in installs), installs
+    restarts = replies(events, "service", "restart")
+    assert all(event["data"]["init"] == "sysv" and event["changed"] is True
+               and event["data"]["state"] == "running" for event in restarts), restarts
+    for host in cluster.apps:  # package install and service restart changed each app server
+        assert done["recap"][host]["changed"] == 2, done["recap"]
+        assert done["recap"][host]["failed"] == 0
+    # batch by batch: each server drained, then enabled, before the next one was touched
+    drains = replies(events, "haproxy", "disable")
+    assert [list(event["data"]["servers"].items()) for event in drains] == [
+        [(host, "DRAIN")] for host in cluster.apps]
+
+    assert {host: installed(cluster, host) for host in cluster.apps} == {
+        host: "2.0" for host in cluster.apps}
+    assert {host: cluster.on_host(host, f"cat /usr/share/{TINY}/version").strip()
+            for host in cluster.apps} == {host: "2.0" for host in cluster.apps}
+    assert installed(cluster, "web2") == ""
+    assert subprocess.run(["dpkg-query", "-W", TINY], capture_output=True).returncode != 0
+    pids_after = app_pids(cluster)
+    assert all(pids_after[host] != pids_before[host] for host in cluster.apps)  # restarted
+    assert cluster.revisions() == {name: "20" for name in cluster.apps}
+    assert cluster.wait_all_up() == {name: (2, 0) for name in cluster.apps}
+    new = {host: cluster.audited(host)[before[host]:] for host in before}
+    assert new[cluster.lb].count("agent=haproxy action=disable") == len(cluster.apps)
+    assert new[cluster.lb].count("agent=haproxy action=enable") == len(cluster.apps)
+    for host in cluster.apps:
+        assert {"agent=package action=install", "agent=service action=restart",
+                "agent=nrpe action=runcommand"} <= set(new[host]), (host, new[host])
+
+    again = package_play(cluster, "2.0")
+    done = next(event for event in again if event["type"] == "RunDone")
+    assert done["status"] == "ok", done
+    installs = replies(again, "package", "install")
+    assert len(installs) == len(cluster.apps)
+    assert all(event["changed"] is False and event["data"]["version"] == "2.0"
+               for event in installs), installs
+    assert all(done["recap"][host]["changed"] == 1 for host in cluster.apps), done["recap"]
+
+    pids = app_pids(cluster)
+    states = cluster.server_states()
+    checked = package_play(cluster, "1.0", "--check")
+    done = next(event for event in checked if event["type"] == "RunDone")
+    assert done["status"] == "ok", done
+    installs = replies(checked, "package", "install")
+    assert all(event["changed"] is True and event["data"]["version"] == "1.0"
+               for event in installs), installs  # what it would do
+    assert {host: installed(cluster, host) for host in cluster.apps} == {
+        host: "2.0" for host in cluster.apps}
+    assert app_pids(cluster) == pids
+    assert cluster.server_states() == states
