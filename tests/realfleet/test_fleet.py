@@ -378,11 +378,17 @@ def test_down_removes_everything_a_killed_up_left(fleet, tmp_path_factory, run_f
     netns = [entry["name"] for entry in ip_json("netns", "list")
              if entry["name"].startswith(f"fl-{tag}-")]
     pids = set().union(*(netns_pids(name) for name in netns))
-    services = [pid for pid in pids if any(word in Path(f"/proc/{pid}/cmdline").read_bytes()
+
+    def read(pid: int, name: str) -> bytes:
+        try:
+            return Path(f"/proc/{pid}/{name}").read_bytes()
+        except OSError:  # a short-lived process (an sshd child) already gone
+            return b""
+
+    services = [pid for pid in pids if any(word in read(pid, "cmdline")
                                            for word in (b"haproxy", b"appserver.py"))]
     assert services, "the killed up had started no service to clean up"
-    mounts = [pid for pid in pids
-              if str(fleet_dir).encode() in Path(f"/proc/{pid}/mountinfo").read_bytes()]
+    mounts = [pid for pid in pids if str(fleet_dir).encode() in read(pid, "mountinfo")]
     assert mounts  # the hosts' overlays name this fleet's folders
     partial = type("Partial", (), {})()  # what leftovers() needs of a fleet that has no fleet.json
     partial.info = {"tag": tag, "subnet": f"10.77.{state['k']}.0/24",
