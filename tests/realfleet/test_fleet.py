@@ -362,41 +362,43 @@ def test_down_removes_everything_a_killed_up_left(fleet, tmp_path_factory, run_f
     """``up`` killed once its hosts booted (HAProxy, the app servers, their overlays and
     /run): ``down`` ends every process and so every mount namespace, and leaves nothing."""
     fleet_dir = tmp_path_factory.mktemp("fleet-killed")
-    up = subprocess.Popen([sys.executable, str(SCRIPT), "up", str(fleet_dir)],
-                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    booted = fleet_dir / "hosts" / "lb1" / "sshd.log"
-    deadline = time.monotonic() + 60
-    while up.poll() is None and time.monotonic() < deadline:
-        if booted.exists() and "Server listening on" in booted.read_text(errors="replace"):
-            break
-        time.sleep(0.05)
-    up.kill()
-    up.wait()
-    tag = fleet_module().tag_for(fleet_dir)
-    state = json.loads((fleet_dir / ".fleet-state.json").read_text())
-    assert state["complete"] is False or up.returncode == 0
-    netns = [entry["name"] for entry in ip_json("netns", "list")
-             if entry["name"].startswith(f"fl-{tag}-")]
-    pids = set().union(*(netns_pids(name) for name in netns))
+    try:
+        up = subprocess.Popen([sys.executable, str(SCRIPT), "up", str(fleet_dir)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        booted = fleet_dir / "hosts" / "lb1" / "sshd.log"
+        deadline = time.monotonic() + 60
+        while up.poll() is None and time.monotonic() < deadline:
+            if booted.exists() and "Server listening on" in booted.read_text(errors="replace"):
+                break
+            time.sleep(0.05)
+        up.kill()
+        up.wait()
+        tag = fleet_module().tag_for(fleet_dir)
+        state = json.loads((fleet_dir / ".fleet-state.json").read_text())
+        assert state["complete"] is False or up.returncode == 0
+        netns = [entry["name"] for entry in ip_json("netns", "list")
+                 if entry["name"].startswith(f"fl-{tag}-")]
+        pids = set().union(*(netns_pids(name) for name in netns))
 
-    def read(pid: int, name: str) -> bytes:
-        try:
-            return Path(f"/proc/{pid}/{name}").read_bytes()
-        except OSError:  # a short-lived process (an sshd child) already gone
-            return b""
+        def read(pid: int, name: str) -> bytes:
+            try:
+                return Path(f"/proc/{pid}/{name}").read_bytes()
+            except OSError:  # a short-lived process (an sshd child) already gone
+                return b""
 
-    services = [pid for pid in pids if any(word in read(pid, "cmdline")
-                                           for word in (b"haproxy", b"appserver.py"))]
-    assert services, "the killed up had started no service to clean up"
-    mounts = [pid for pid in pids if str(fleet_dir).encode() in read(pid, "mountinfo")]
-    assert mounts  # the hosts' overlays name this fleet's folders
-    partial = type("Partial", (), {})()  # what leftovers() needs of a fleet that has no fleet.json
-    partial.info = {"tag": tag, "subnet": f"10.77.{state['k']}.0/24",
-                    "inner_subnet": f"10.77.{state['k'] + 1}.0/24",
-                    "route_metric": int(tag, 16) + 1}
-    partial.dir, partial.user = fleet_dir, f"fleetops-{tag}"
-    partial.hosts = {name: {"netns": f"fl-{tag}-{name}"} for name in HOST_NAMES}
-    removed = run_fleet_script("down", fleet_dir)
+        services = [pid for pid in pids if any(word in read(pid, "cmdline")
+                                               for word in (b"haproxy", b"appserver.py"))]
+        assert services, "the killed up had started no service to clean up"
+        mounts = [pid for pid in pids if str(fleet_dir).encode() in read(pid, "mountinfo")]
+        assert mounts  # the hosts' overlays name this fleet's folders
+        partial = type("Partial", (), {})()  # what leftovers() needs of a fleet that has no fleet.json
+        partial.info = {"tag": tag, "subnet": f"10.77.{state['k']}.0/24",
+                        "inner_subnet": f"10.77.{state['k'] + 1}.0/24",
+                        "route_metric": int(tag, 16) + 1}
+        partial.dir, partial.user = fleet_dir, f"fleetops-{tag}"
+        partial.hosts = {name: {"netns": f"fl-{tag}-{name}"} for name in HOST_NAMES}
+    finally:
+        removed = run_fleet_script("down", fleet_dir)
     assert removed.returncode == 0, removed.stderr
     assert leftovers(partial) == []
     assert not [pid for pid in pids if alive(pid)]
