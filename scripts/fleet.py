@@ -45,12 +45,16 @@ NET16 = ipaddress.ip_network("10.77.0.0/16")
 SSHD = "/usr/sbin/sshd"
 ALT_PYTHON = "/opt/python/bin/python3"
 UP_TIMEOUT = 20.0
+HAPROXY = "/usr/sbin/haproxy"
+CHECK_LOAD = "/usr/lib/nagios/plugins/check_load"
 TOOLS = {  # tool -> Debian package (scripts/system-deps.sh installs them)
     "ip": "iproute2", "unshare": "util-linux", "mount": "mount", "sysctl": "procps",
     SSHD: "openssh-server", "ssh": "openssh-client", "ssh-keygen": "openssh-client",
     "ssh-agent": "openssh-client", "ssh-add": "openssh-client", "/usr/bin/sudo": "sudo",
     "visudo": "sudo", "useradd": "passwd", "usermod": "passwd", "userdel": "passwd",
-    "chpasswd": "passwd", "/usr/bin/python3": "python3",
+    "chpasswd": "passwd", "/usr/bin/python3": "python3", HAPROXY: "haproxy",
+    "/etc/init.d/haproxy": "haproxy", "start-stop-daemon": "dpkg",
+    CHECK_LOAD: "monitoring-plugins-basic",
 }
 
 
@@ -69,18 +73,27 @@ class HostSpec:
     sudo: str = "none"  # none | nopasswd | password
     auth: str = "agent"  # agent | ssh_config_identity | inventory_key
     python: str = "/usr/bin/python3"
-    own_system: bool = False  # its own (initially empty) /etc, /var/log, /usr/local/lib layer
+    own_system: bool = False  # its own /etc, /var/log, /usr/local/lib layers and its own /run
+    role: str | None = None  # "app": app server (init script, NRPE, own package state); "lb"
+    inner: bool = False  # also on the subnet behind the bastion (a second interface, eth1)
 
 
 HOSTS = (
     HostSpec("bast", 10),
-    HostSpec("web1", 11, sudo="nopasswd"),
+    HostSpec("web1", 11, sudo="nopasswd", own_system=True, role="app"),
     HostSpec("web2", 12, sudo="password"),
-    HostSpec("web3", 13, via="bast", sudo="nopasswd"),
+    HostSpec("web3", 13, via="bast", sudo="nopasswd", own_system=True, role="app"),
     HostSpec("web4", 14, sudo="nopasswd", auth="inventory_key", python=ALT_PYTHON,
-             own_system=True),
+             own_system=True, role="app"),
     HostSpec("web5", 15, port=2222, auth="ssh_config_identity"),
+    HostSpec("lb1", 16, sudo="nopasswd", own_system=True, role="lb", inner=True),
 )
+
+APP_PORT = 8080  # every app server's HTTP port (on its own address)
+FRONTEND_PORT = 80  # HAProxy's frontend on the load balancer
+APP_SERVICE = "fleetapp"  # the app servers' SysV init script, /etc/init.d/fleetapp
+BACKEND = "app"
+APPSERVER = SCRIPT.parent.parent / "orch" / "lab" / "appserver.py"
 
 
 # ---------------------------------------------------------------------------- names and state
@@ -305,6 +318,10 @@ class Plan:
     def address(self, host: HostSpec) -> str:
         return f"10.77.{self.k + (1 if host.via else 0)}.{host.octet}"
 
+    def inner_address(self, host: HostSpec) -> str:
+        """A host on both subnets (``inner``): its address behind the bastion."""
+        return f"10.77.{self.k + 1}.{host.octet}"
+
 
 # ---------------------------------------------------------------------------- down
 
@@ -439,20 +456,154 @@ def host_files(fleet_dir: Path, spec: HostSpec, plan: Plan, names: Names, uid: i
     write(host_dir / "hostname", spec.name + "\n")
     mounts = [[str(home), "/home"], [str(sudo_dir), "/etc/sudoers.d"],
               [str(host_dir / "hosts"), "/etc/hosts"], [str(host_dir / "hostname"), "/etc/hostname"]]
-    overlays = []
+    overlays, tmpfs, boot = [], [], []
     if spec.python != "/usr/bin/python3":
         overlays.append(hide_python(host_dir, spec))
         mounts.append([str(host_dir / "opt"), "/opt"])
     if spec.own_system:
         overlays += [own_layer(host_dir, target) for target in SYSTEM_LAYERS]
+        tmpfs.append("/run")  # a fresh /run, as a booted host has: its own pidfiles and sockets
+    if spec.role == "app":
+        overlays += [own_layer(host_dir, target) for target in PACKAGE_LAYERS
+                     if not (target == "/opt" and spec.python != "/usr/bin/python3")]
+        app_files(host_dir, spec, plan)
+        boot.append([f"/etc/init.d/{APP_SERVICE}", "start"])
+    if spec.role == "lb":
+        lb_files(host_dir, plan)
+        boot.append(["/etc/init.d/haproxy", "start"])
     write(host_dir / "host.json", json.dumps({"name": spec.name, "mounts": mounts,
-                                               "overlays": overlays}, indent=1))
+                                               "overlays": overlays, "tmpfs": tmpfs,
+                                               "boot": boot}, indent=1))
     return {"address": address, "host_key": host_key}
 
 
 #: Folders a host with ``own_system`` writes to its own layer (``orch host init`` makes /etc/orch,
 #: /var/log/orch and /usr/local/lib/orch there, never on this machine).
 SYSTEM_LAYERS = ("/etc", "/var/log", "/usr/local/lib")
+#: And an app server's package state: dpkg's and apt's databases (/var/lib, /var/cache) and
+#: where packages install (/usr/share, /opt), so installing on web1 installs nothing elsewhere.
+PACKAGE_LAYERS = ("/var/lib", "/var/cache", "/usr/share", "/opt")
+
+
+def in_layer(host_dir: Path, target: str, path: str) -> Path:
+    """Where ``path`` (under the layer over ``target``) lives in the host's upper folder."""
+    stem = target.strip("/").replace("/", "-")
+    return host_dir / f"{stem}-upper" / Path(path).relative_to(target)
+
+
+def put(host_dir: Path, target: str, path: str, text: str, mode: int = 0o644) -> None:
+    """Install a file at ``path`` on the host (root-owned, folders 0755 like their packages)."""
+    file = in_layer(host_dir, target, path)
+    folder = file.parent
+    missing = []
+    while not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
+    for made in reversed(missing):
+        made.mkdir(mode=0o755)
+        os.chmod(made, 0o755)
+    write(file, text, mode)
+
+
+def app_command(spec: HostSpec, plan: Plan) -> list[str]:
+    """The argv the init script starts the app server with (appmgr restarts the same argv)."""
+    return [spec.python, f"/usr/local/lib/{APP_SERVICE}/appserver.py", "--name", spec.name,
+            "--address", plan.address(spec), "--port", str(APP_PORT),
+            "--revision-file", f"/var/lib/{APP_SERVICE}/revision",
+            "--pidfile", f"/run/{APP_SERVICE}/app.pid",
+            "--log", f"/var/log/{APP_SERVICE}/app.log"]
+
+
+def init_script(spec: HostSpec, plan: Plan) -> str:
+    """A SysV init script with LSB exit codes for the app server (Debian has no systemd here)."""
+    argv = " ".join(app_command(spec, plan))
+    probe = (f"{spec.python} -c 'import socket; "
+             f"socket.create_connection((\"{plan.address(spec)}\", {APP_PORT}), 1)'")
+    return f"""#!/bin/sh
+### BEGIN INIT INFO
+# Provides:          {APP_SERVICE}
+# Required-Start:    $local_fs $network
+# Required-Stop:     $local_fs $network
+# Default-Start:     2 3 4 5
+# Default-Stop:      0 1 6
+# Short-Description: the fleet's app server (orch/lab/appserver.py)
+### END INIT INFO
+# Written by scripts/fleet.py for {spec.name}.
+PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+PIDFILE=/run/{APP_SERVICE}/app.pid
+running() {{ [ -s "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; }}
+answers() {{ {probe} 2>/dev/null; }}
+do_start() {{
+    running && return 0
+    mkdir -p /run/{APP_SERVICE} /var/log/{APP_SERVICE}
+    {argv} </dev/null >/dev/null 2>&1 &
+    for i in $(seq 150); do answers && return 0; sleep 0.1; done
+    echo "{APP_SERVICE} did not come up (see /var/log/{APP_SERVICE}/app.log)" >&2; return 1
+}}
+do_stop() {{
+    running || {{ rm -f "$PIDFILE"; return 0; }}
+    kill "$(cat "$PIDFILE")"
+    for i in $(seq 100); do running || {{ rm -f "$PIDFILE"; return 0; }}; sleep 0.1; done
+    kill -9 "$(cat "$PIDFILE")" 2>/dev/null; rm -f "$PIDFILE"; return 0
+}}
+case "$1" in
+    start) do_start ;;
+    stop) do_stop ;;
+    restart|force-reload) do_stop && do_start ;;
+    status) running && exit 0; [ -e "$PIDFILE" ] && exit 1; exit 3 ;;
+    *) echo "Usage: $0 {{start|stop|restart|force-reload|status}}" >&2; exit 2 ;;
+esac
+"""
+
+
+def load_thresholds() -> tuple[str, str]:
+    """check_load's -w/-c from this machine's cores (every fleet host shares its CPUs)."""
+    cores = os.cpu_count() or 1
+    warn, crit = 25 * cores, 50 * cores
+    return f"{warn},{warn},{warn}", f"{crit},{crit},{crit}"
+
+
+def app_files(host_dir: Path, spec: HostSpec, plan: Plan) -> None:
+    """What an app server has installed: the app, its init script (enabled in rc2-5), its
+    revision, and NRPE's config at NRPE's own path with a real check_load."""
+    put(host_dir, "/usr/local/lib", f"/usr/local/lib/{APP_SERVICE}/appserver.py",
+        APPSERVER.read_text())
+    put(host_dir, "/etc", f"/etc/init.d/{APP_SERVICE}", init_script(spec, plan), 0o755)
+    for level in (2, 3, 4, 5):
+        link = in_layer(host_dir, "/etc", f"/etc/rc{level}.d/S01{APP_SERVICE}")
+        link.parent.mkdir(mode=0o755, exist_ok=True)
+        link.unlink(missing_ok=True)
+        link.symlink_to(f"../init.d/{APP_SERVICE}")
+    put(host_dir, "/var/lib", f"/var/lib/{APP_SERVICE}/revision", "1\n")
+    warn, crit = load_thresholds()
+    put(host_dir, "/etc", "/etc/nagios/nrpe.cfg",
+        "# NRPE configuration of this host (written by scripts/fleet.py; thresholds from the\n"
+        "# machine's cores: every fleet host shares its CPUs)\n"
+        "server_port=5666\nnrpe_user=nagios\nnrpe_group=nagios\n"
+        f"command[check_load]={CHECK_LOAD} -w {warn} -c {crit}\n"
+        "include_dir=/etc/nagios/nrpe.d/\n")
+    in_layer(host_dir, "/etc", "/etc/nagios/nrpe.d").mkdir(mode=0o755, exist_ok=True)
+
+
+def haproxy_config(plan: Plan) -> str:
+    """Debian's packaged haproxy.cfg (admin socket at /run/haproxy/admin.sock), plus the
+    fleet's frontend and a backend with every app server, health-checked."""
+    packaged = Path("/etc/haproxy/haproxy.cfg").read_text()
+    if "stats socket /run/haproxy/admin.sock" not in packaged:
+        raise FleetError("/etc/haproxy/haproxy.cfg has no 'stats socket /run/haproxy/admin.sock' "
+                         "(not Debian's packaged file?): reinstall haproxy")
+    lb = next(spec for spec in HOSTS if spec.role == "lb")
+    servers = "".join(f"    server {spec.name} {plan.address(spec)}:{APP_PORT} "
+                      "check inter 1s fall 3 rise 1\n" for spec in HOSTS if spec.role == "app")
+    return (packaged.rstrip("\n") + "\n\n# The fleet's app cluster (scripts/fleet.py)\n"
+            f"frontend www\n    bind {plan.address(lb)}:{FRONTEND_PORT}\n"
+            f"    default_backend {BACKEND}\n\n"
+            f"backend {BACKEND}\n    balance roundrobin\n    retries 3\n"
+            f"    option redispatch\n{servers}")
+
+
+def lb_files(host_dir: Path, plan: Plan) -> None:
+    put(host_dir, "/etc", "/etc/haproxy/haproxy.cfg", haproxy_config(plan))
 
 
 def own_layer(host_dir: Path, target: str) -> dict:
@@ -516,17 +667,23 @@ def build_network(state: State, names: Names, plan: Plan) -> None:
         run(["ip", "link", "set", veth, "master", bridge, "up"])
         run(["ip", "-n", ns, "addr", "add", f"{plan.address(spec)}/24", "dev", "eth0"])
         run(["ip", "-n", ns, "link", "set", "eth0", "up"])
-    for spec in HOSTS:  # the hidden subnet: a veth pair between the bastion and its targets
-        if not spec.via:
+    # The hidden subnet: a bridge in the bastion's namespace holding its inner address, with a
+    # veth pair to each host behind it (eth0 there) and to each host on both subnets (eth1).
+    # A bridge switches frames; nothing routes between the two subnets (ip_forward stays 0).
+    bastion = names.netns(next(spec.via for spec in HOSTS if spec.via))
+    run(["ip", "-n", bastion, "link", "add", "inner", "type", "bridge"])
+    run(["ip", "-n", bastion, "addr", "add", f"{plan.bastion_inner}/24", "dev", "inner"])
+    run(["ip", "-n", bastion, "link", "set", "inner", "up"])
+    for spec in HOSTS:
+        if not (spec.via or spec.inner):
             continue
-        bastion, ns = names.netns(spec.via), names.netns(spec.name)
+        ns, device = names.netns(spec.name), "eth0" if spec.via else "eth1"
+        address = plan.address(spec) if spec.via else plan.inner_address(spec)
         run(["ip", "-n", bastion, "link", "add", f"to-{spec.name}", "type", "veth",
-             "peer", "name", "eth0", "netns", ns])
-        run(["ip", "-n", bastion, "addr", "add", f"{plan.bastion_inner}/24", "dev",
-             f"to-{spec.name}"])
-        run(["ip", "-n", bastion, "link", "set", f"to-{spec.name}", "up"])
-        run(["ip", "-n", ns, "addr", "add", f"{plan.address(spec)}/24", "dev", "eth0"])
-        run(["ip", "-n", ns, "link", "set", "eth0", "up"])
+             "peer", "name", device, "netns", ns])
+        run(["ip", "-n", bastion, "link", "set", f"to-{spec.name}", "master", "inner", "up"])
+        run(["ip", "-n", ns, "addr", "add", f"{address}/24", "dev", device])
+        run(["ip", "-n", ns, "link", "set", device, "up"])
 
 
 def make_user(state: State, names: Names, password: str) -> tuple[int, int]:
@@ -557,7 +714,7 @@ def start_hosts(fleet_dir: Path, state: State, names: Names) -> None:
             stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
         log.close()
         state.record("pids", proc.pid)
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + UP_TIMEOUT  # hosts boot their services before sshd
     pending = {spec.name for spec in HOSTS}
     while pending:
         for name in sorted(pending):
@@ -580,9 +737,24 @@ def host_main(host_dir: Path) -> None:
             run(["mount", "-t", "overlay", "overlay", "-o",
                  f"lowerdir={overlay['lower']},upperdir={overlay['upper']},"
                  f"workdir={overlay['work']}", overlay["target"]])
+        for target in spec.get("tmpfs") or []:
+            run(["mount", "-t", "tmpfs", "-o", "mode=0755,nosuid,nodev", "tmpfs", target])
+            if target == "/run":  # what sshd (privilege separation) and lock users expect
+                os.mkdir("/run/sshd", 0o755)
+                os.mkdir("/run/lock", 0o1777)
+                os.chmod("/run/lock", 0o1777)
         for source, target in spec["mounts"]:
             run(["mount", "--bind", source, target])
-    except (OSError, FleetError, ValueError) as error:
+        for argv in spec.get("boot") or []:  # the host's services, as its init would start them
+            with open(host_dir / "boot.log", "ab") as log:  # a file: daemons keep it open
+                code = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                      timeout=30, env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
+                                                       "LANG": "C"}).returncode
+            if code != 0:
+                tail = (host_dir / "boot.log").read_text(errors="replace").strip().splitlines()
+                raise FleetError(f"{' '.join(argv)}: exit {code}: "
+                                 f"{tail[-1] if tail else 'no output'}")
+    except (OSError, FleetError, ValueError, subprocess.TimeoutExpired) as error:
         print(f"fleet-host: {error}", file=sys.stderr, flush=True)
         sys.exit(1)
     os.execv(SSHD, [SSHD, "-D", "-e", "-f", str(host_dir / "sshd_config")])
@@ -606,6 +778,15 @@ def start_agent(state: State, operator: Path, key: Path) -> tuple[str, int]:
                    timeout=10)
     key.unlink()  # the agent key now lives only in the agent
     return str(sock), proc.pid
+
+
+def app_description(spec: HostSpec, plan: Plan) -> dict:
+    """How the app runs on an app server (what its operator would put in host.json)."""
+    command = app_command(spec, plan)
+    return {"address": plan.address(spec), "port": APP_PORT, "command": command,
+            "service": APP_SERVICE, "pidfile": command[command.index("--pidfile") + 1],
+            "revision_file": command[command.index("--revision-file") + 1],
+            "log": command[command.index("--log") + 1]}
 
 
 def known_hosts_lines(hosts: dict, plan_hosts: list[HostSpec]) -> str:
@@ -640,9 +821,10 @@ def ssh_config(hosts: dict, user: str, known_hosts: Path, config_key: Path) -> s
 def inventory(hosts: dict, inventory_key: Path, become: bool) -> str:
     out = ["# orch realistic fleet: host names are ~/.ssh/config aliases (HOME=operator folder);",
            "# HostName, User, Port, IdentityFile and ProxyJump come from that file.", "",
-           "[bastions]", "bast", "", "[web]"]
+           "[bastions]", "bast", "", "[balancers]",
+           *[spec.name for spec in HOSTS if spec.role == "lb"], "", "[web]"]
     for spec in HOSTS:
-        if spec.name == "bast":
+        if spec.name == "bast" or spec.role == "lb":
             continue
         line = spec.name
         if spec.auth == "inventory_key":
@@ -751,8 +933,23 @@ def up(fleet_dir: Path) -> dict:
                 "host_key": hosts[spec.name]["host_key"],
                 "sshd_log": str(fleet_dir / "hosts" / spec.name / "sshd.log"),
                 "home": str(fleet_dir / "hosts" / spec.name / "home" / names.user),
+                "own_system": spec.own_system,
+                "role": spec.role,
+                **({"inner_address": plan.inner_address(spec)} if spec.inner else {}),
+                **({"app": app_description(spec, plan)} if spec.role == "app" else {}),
             }
             for spec in HOSTS
+        },
+        "cluster": {
+            "lb": next(spec.name for spec in HOSTS if spec.role == "lb"),
+            "apps": [spec.name for spec in HOSTS if spec.role == "app"],
+            "frontend": f"{plan.address(next(s for s in HOSTS if s.role == 'lb'))}:"
+                        f"{FRONTEND_PORT}",
+            "backend": BACKEND,
+            "admin_socket": "/run/haproxy/admin.sock",
+            "haproxy_config": "/etc/haproxy/haproxy.cfg",
+            "service": APP_SERVICE,
+            "nrpe_config": "/etc/nagios/nrpe.cfg",
         },
         "up_seconds": round(time.monotonic() - started, 2),
     }

@@ -2,7 +2,11 @@
 state, packages, services, audit shows only read actions ran), the steps whose actions have no
 check mode are 'skipped (no check mode)' on every host, and package/service say what they
 would do. The real run needs root on the hosts (package.install, service.restart): the lab
-logs in as the unprivileged 'orchlab', so that run is tested once become exists."""
+logs in as the unprivileged 'orchlab', so here it only fails cleanly. The real run, with become,
+is proven on the realistic fleet's app cluster: tests/realfleet/test_seed_on_fleet.py
+(``test_package_upgrade_play_for_real_then_again_then_check``: version 2 installed on every app
+server's own dpkg database, every server UP after, changed=0 on a second run, --check changes
+nothing)."""
 
 from __future__ import annotations
 

@@ -26,7 +26,7 @@ pytestmark = pytest.mark.realfleet
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "scripts" / "fleet.py"
-HOST_NAMES = ("bast", "web1", "web2", "web3", "web4", "web5")
+HOST_NAMES = ("bast", "web1", "web2", "web3", "web4", "web5", "lb1")
 
 
 def fleet_module():
@@ -286,12 +286,19 @@ def leftovers(other) -> list[str]:
                 dst != "default" and ":" not in dst
                 and any(ipaddress.ip_network(dst, strict=False).subnet_of(net) for net in nets)):
             found.append(f"route {route}")
+    namespaces = {host["netns"] for host in other.hosts.values()}
     for proc in Path("/proc").glob("[0-9]*"):
         try:
             if str(other.dir).encode() in (proc / "cmdline").read_bytes():
                 found.append(f"process {proc.name}")
+            # a host's overlays name their upper folders: a mount namespace still holding one
+            if str(other.dir).encode() in (proc / "mountinfo").read_bytes():
+                found.append(f"mounts of process {proc.name}")
         except OSError:
             pass
+    listed = {entry["name"] for entry in ip_json("netns", "list")}
+    for netns in namespaces & listed:
+        found += [f"process {pid} in {netns}" for pid in netns_pids(netns)]
     if subprocess.run(["getent", "passwd", other.user], capture_output=True).returncode == 0:
         found.append(f"user {other.user}")
     return found
@@ -348,6 +355,53 @@ def test_down_cleans_up_after_a_half_failed_up(fleet, tmp_path_factory, run_flee
         assert subprocess.run(["getent", "passwd", foreign]).returncode == 0
     finally:
         subprocess.run(["userdel", foreign], check=False)
+
+
+def test_down_removes_everything_a_killed_up_left(fleet, tmp_path_factory, run_fleet_script,
+                                                  load_fleet):
+    """``up`` killed once its hosts booted (HAProxy, the app servers, their overlays and
+    /run): ``down`` ends every process and so every mount namespace, and leaves nothing."""
+    fleet_dir = tmp_path_factory.mktemp("fleet-killed")
+    try:
+        up = subprocess.Popen([sys.executable, str(SCRIPT), "up", str(fleet_dir)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        booted = fleet_dir / "hosts" / "lb1" / "sshd.log"
+        deadline = time.monotonic() + 60
+        while up.poll() is None and time.monotonic() < deadline:
+            if booted.exists() and "Server listening on" in booted.read_text(errors="replace"):
+                break
+            time.sleep(0.05)
+        up.kill()
+        up.wait()
+        tag = fleet_module().tag_for(fleet_dir)
+        state = json.loads((fleet_dir / ".fleet-state.json").read_text())
+        assert state["complete"] is False or up.returncode == 0
+        netns = [entry["name"] for entry in ip_json("netns", "list")
+                 if entry["name"].startswith(f"fl-{tag}-")]
+        pids = set().union(*(netns_pids(name) for name in netns))
+
+        def read(pid: int, name: str) -> bytes:
+            try:
+                return Path(f"/proc/{pid}/{name}").read_bytes()
+            except OSError:  # a short-lived process (an sshd child) already gone
+                return b""
+
+        services = [pid for pid in pids if any(word in read(pid, "cmdline")
+                                               for word in (b"haproxy", b"appserver.py"))]
+        assert services, "the killed up had started no service to clean up"
+        mounts = [pid for pid in pids if str(fleet_dir).encode() in read(pid, "mountinfo")]
+        assert mounts  # the hosts' overlays name this fleet's folders
+        partial = type("Partial", (), {})()  # what leftovers() needs of a fleet that has no fleet.json
+        partial.info = {"tag": tag, "subnet": f"10.77.{state['k']}.0/24",
+                        "inner_subnet": f"10.77.{state['k'] + 1}.0/24",
+                        "route_metric": int(tag, 16) + 1}
+        partial.dir, partial.user = fleet_dir, f"fleetops-{tag}"
+        partial.hosts = {name: {"netns": f"fl-{tag}-{name}"} for name in HOST_NAMES}
+    finally:
+        removed = run_fleet_script("down", fleet_dir)
+    assert removed.returncode == 0, removed.stderr
+    assert leftovers(partial) == []
+    assert not [pid for pid in pids if alive(pid)]
 
 
 def test_not_root_or_a_missing_tool_is_a_clear_error(tmp_path):

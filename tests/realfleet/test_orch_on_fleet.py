@@ -18,7 +18,7 @@ pytestmark = pytest.mark.realfleet
 
 REPO = Path(__file__).resolve().parents[2]
 ORCH = REPO / ".venv" / "bin" / "orch"
-ALL = ("bast", "web1", "web2", "web3", "web4", "web5")
+ALL = ("bast", "web1", "web2", "web3", "web4", "web5", "lb1")
 
 
 def workdir(tmp_path: Path, extra: str = "") -> Path:
