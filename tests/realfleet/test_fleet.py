@@ -357,6 +357,24 @@ def test_down_cleans_up_after_a_half_failed_up(fleet, tmp_path_factory, run_flee
         subprocess.run(["userdel", foreign], check=False)
 
 
+def _short_lived_children(parent: int) -> list[int]:
+    """The commands ``parent`` is running now, not the daemons it started (sshd, HAProxy, the
+    app servers stay for ``down`` to end)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            command = (entry / "cmdline").read_bytes()
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == parent and not any(word in command for word in
+                                      (b"sshd", b"haproxy", b"appserver.py")):
+            found.append(int(entry.name))
+    return found
+
+
 def test_down_removes_everything_a_killed_up_left(fleet, tmp_path_factory, run_fleet_script,
                                                   load_fleet):
     """``up`` killed once its hosts booted (HAProxy, the app servers, their overlays and
@@ -371,8 +389,15 @@ def test_down_removes_everything_a_killed_up_left(fleet, tmp_path_factory, run_f
             if booted.exists() and "Server listening on" in booted.read_text(errors="replace"):
                 break
             time.sleep(0.05)
+        helpers = _short_lived_children(up.pid)
         up.kill()
         up.wait()
+        # the command up was running when killed (``ip link add`` …) may still finish: down
+        # runs after it, as an operator's would a few seconds later
+        deadline = time.monotonic() + 10
+        while any(Path(f"/proc/{pid}").exists() for pid in helpers) and \
+                time.monotonic() < deadline:
+            time.sleep(0.05)
         tag = fleet_module().tag_for(fleet_dir)
         state = json.loads((fleet_dir / ".fleet-state.json").read_text())
         assert state["complete"] is False or up.returncode == 0
