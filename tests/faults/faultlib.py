@@ -54,7 +54,9 @@ class Background:
         return next(e["run_id"] for e in self.events if e["type"] == "RunStarted")
 
 
-def server_states(lab) -> dict[str, int]:
+def server_states(lab, column: str = "srv_admin_state") -> dict[str, int]:
+    """A column of HAProxy's ``show servers state app`` per server: ``srv_admin_state`` (0:
+    ready, else a maintenance bit) or ``srv_op_state`` (0: DOWN by its health check, 2: UP)."""
     text = lab.haproxy("show servers state app")
     header = next(line for line in text.splitlines() if line.startswith("#"))
     columns = header.lstrip("# ").split()
@@ -63,7 +65,7 @@ def server_states(lab) -> dict[str, int]:
         fields = line.split()
         if len(fields) == len(columns) and not line.startswith("#"):
             row = dict(zip(columns, fields, strict=True))
-            states[row["srv_name"]] = int(row["srv_admin_state"])
+            states[row["srv_name"]] = int(row[column])
     return states
 
 
