@@ -3,10 +3,11 @@ with one app server SIGKILLed mid-run, loses 0 requests.
 
 A real load generator (tests/faults/loadgen.py: threads, http.client, keep-alive and new
 connections mixed, ~300 requests/s) sends ``GET /`` through the lab's HAProxy frontend for the
-whole of ``orch play plays/app_cluster_rolling.yml`` on cluster bravo (dev3, then dev4, one
-at a time) while alfa (dev1, dev2) keeps serving. Mid-run the app server of one host is
-SIGKILLed: dev4, not in the batch being upgraded (killed while dev3's batch upgrades), or
-dev3, in the batch (killed after its upgrade, while its batch is checked). Every request is
+whole of ``orch play plays/app_cluster_rolling.yml`` on cluster bravo in two batches (dev3,
+then dev4 with the default 4 app servers) while alfa (dev1, dev2) keeps serving. Mid-run the
+app server of one host is SIGKILLed: dev1, outside the play; the last of bravo, in the later
+batch (killed while the first batch is out); the first of bravo, in the batch (killed after its
+upgrade, while its batch is checked). Every request is
 counted; any connection error, timeout or non-200 answer is a loss. What makes 0 losses
 possible is in the lab's HAProxy config (orch/lab/services.py; tests/faults/README.md).
 """
@@ -22,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults.faultlib import Background, served_revision, server_states
+from tests.faults.faultlib import Background, cluster, served_revision, server_states, two_batches
 from tests.faults.loadgen import Load
 
 pytestmark = [pytest.mark.lab, pytest.mark.faults]
@@ -76,7 +77,7 @@ def rolling_under_load(lab, victim: str, kill_at: str):
         sent_before = load.counts.sent
         run = Background(lab, ["play", ROLLING, "-e", "cluster=bravo", "-e", "backend=app",
                                "-e", f"revision={revision}", "-e", "try_sleep=0.3",
-                               "-e", "batch_size=1", "--json"])
+                               "-e", f"batch_size={two_batches(lab)}", "--json"])
         seen = run.until(lambda e: e["type"] == "StepStarted" and e["step"] == kill_at)
         assert seen is not None, run.events[-3:]
         killed = app_pid(lab, victim)
@@ -120,7 +121,7 @@ def test_a_server_outside_the_play_killed_loses_no_request_and_is_reported_down(
     assert server_states(lab, "srv_op_state")["dev1"] == DOWN
     assert code == 0, err
     assert run.events[-1]["type"] == "RunDone" and run.events[-1]["status"] == "ok"
-    assert {served_revision(lab, name) for name in ("dev3", "dev4")} == {str(revision)}
+    assert {served_revision(lab, name) for name in cluster(lab, "bravo")} == {str(revision)}
     lab.orch("call", "appmgr.upgrade", f"revision={before}", "-I", "dev1", check=True)
     wait_all_up(lab)
 
@@ -128,36 +129,37 @@ def test_a_server_outside_the_play_killed_loses_no_request_and_is_reported_down(
 def test_a_server_of_a_later_batch_killed_loses_no_request_and_its_batch_restarts_it(
         fault_lab):
     lab = fault_lab
-    run, code, err, revision, watch = rolling_under_load(
-        lab, "dev4", "steps[2].batch[1].steps[0]")  # dev3's batch; dev4 is in batch 2
+    victim = cluster(lab, "bravo")[-1]  # dev4: in batch 2
+    run, code, err, revision, watch = rolling_under_load(lab, victim, "steps[2].batch[1].steps[0]")
     # What the operator sees: dev4's own batch found its app not answering (its previous
     # revision unknown), started it on the revision and put it back; the run succeeds.
     assert code == 0, err
-    upgrade = replies(run, "batch[2].steps[1]")["dev4"]
+    upgrade = replies(run, "batch[2].steps[1]")[victim]
     assert upgrade["status"] == "OK" and upgrade["data"]["previous"] is None, upgrade
     assert upgrade["data"]["revision"] == revision
     assert run.events[-1]["type"] == "RunDone" and run.events[-1]["status"] == "ok"
     assert set(server_states(lab).values()) == {0}  # none left in MAINT
     wait_all_up(lab)
-    assert {served_revision(lab, name) for name in ("dev3", "dev4")} == {str(revision)}
+    assert {served_revision(lab, name) for name in cluster(lab, "bravo")} == {str(revision)}
 
 
 def test_a_server_killed_in_the_batch_loses_no_request_and_the_run_names_it(fault_lab):
     lab = fault_lab
-    run, code, err, revision, watch = rolling_under_load(
-        lab, "dev3", "steps[2].batch[1].steps[2]")  # after dev3's upgrade, during its check
+    victim, *others = cluster(lab, "bravo")  # dev3: in batch 1
+    run, code, err, revision, watch = rolling_under_load(lab, victim, "steps[2].batch[1].steps[2]")
     # What the operator sees: HAProxy reports dev3 DOWN (it takes no traffic though it is
     # enabled), the status step after the batches fails on dev3 alone, the run fails naming it.
-    assert "dev3" in watch.seen_down
-    assert server_states(lab, "srv_op_state")["dev3"] == DOWN
+    assert victim in watch.seen_down
+    assert server_states(lab, "srv_op_state")[victim] == DOWN
     assert code == 1, err
     done = run.events[-1]
     assert done["type"] == "RunDone" and done["status"] == "failed"
-    assert list(done["failed"]) == ["dev3"] and "appmgr#status" in done["failed"]["dev3"], done
+    assert list(done["failed"]) == [victim] and "appmgr#status" in done["failed"][victim], done
     assert "stopped at steps[3]" in done["message"]
-    assert replies(run, "batch[2].steps[1]")["dev4"]["status"] == "OK"
-    assert served_revision(lab, "dev4") == str(revision)
+    later = replies(run, "batch[2].steps[1]")
+    assert all(later[name]["status"] == "OK" for name in others if name in later)
+    assert {served_revision(lab, name) for name in others} == {str(revision)}
     # Finish as the operator would: start dev3's app again with the revision, all UP.
-    lab.orch("call", "appmgr.upgrade", f"revision={revision}", "-I", "dev3", check=True)
+    lab.orch("call", "appmgr.upgrade", f"revision={revision}", "-I", victim, check=True)
     wait_all_up(lab)
     assert set(server_states(lab).values()) == {0}
