@@ -27,7 +27,6 @@ from tests.faults.faultlib import (
     journal_run,
     served_revision,
     server_states,
-    two_batches,
 )
 
 pytestmark = [pytest.mark.lab, pytest.mark.faults]
@@ -106,8 +105,9 @@ def test_refused_blackholed_hung_and_killed_hosts_end_bounded_and_agree(fault_la
     run = Background(lab, [*argv, "--json"], env=env)
     code, err = run.finish(timeout=60)
     elapsed = time.monotonic() - started
-    # 2 tries x (2 s connect or 1 s request) plus start-up: far below a hang
-    assert elapsed < 20, elapsed
+    # 2 tries x (2 s connect or 1 s request) plus start-up (which grows with the hosts: 50
+    # runtimes start on 2 cores): far below a hang
+    assert elapsed < 20 + len(devs(lab)) / 5, elapsed
     assert code == 1, err
     states = final_states(run.events)
     assert states["refused1"] == "Unreachable" and states["hole1"] == "Unreachable"
@@ -150,7 +150,7 @@ def test_a_runtime_killed_mid_step_fails_that_host_only(fault_lab):
 def test_two_controllers_on_one_cluster_never_both_change_it(fault_lab):
     lab = fault_lab
     argv = ["play", ROLLING, "-e", "cluster=bravo", "-e", "backend=app", "-e", "revision=77",
-            "-e", "try_sleep=0.3", "-e", f"batch_size={two_batches(lab)}", "--json"]
+            "-e", "try_sleep=0.3", "-e", "batch_size=1", "--json"]  # one at a time: the first is in its batches for long
     first = Background(lab, argv)
     first.until(lambda e: e["type"] == "StepStarted" and "batch" in e["step"])
     second = lab.orch(*argv[:-1], "-e", "revision=77", timeout=60)

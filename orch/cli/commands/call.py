@@ -44,7 +44,13 @@ holds one; read-only actions (rpcutil, *.status, those declared read_only) take 
 change; the others are skipped on every host. The options --batch, --tries, --try-sleep, ...
 mean what the same keys of a play step mean, with the same defaults.
 
-Exit 0 when every host answered OK, 1 when some failed or were unreachable, 2 for bad input."""
+SIGINT or SIGTERM (Ctrl-C) stops the call as it stops a play: no new batch starts, requests
+in flight get interrupt_grace (ORCH_INTERRUPT_GRACE, 10 s) to end, a second signal cancels
+them at once; hosts left without a reply are reported NotRun, the journal run is
+'interrupted', and stderr names the hosts to call again.
+
+Exit 0 when every host answered OK, 1 when some failed or were unreachable, 2 for bad input,
+130/143 when interrupted by SIGINT/SIGTERM."""
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
