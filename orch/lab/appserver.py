@@ -34,6 +34,12 @@ def make_handler(name, revision):
 
     class Handler(BaseHTTPRequestHandler):
         server_version = "orch-lab-app/1"
+        # Each answer leaves in one write (headers and body together, flushed after the
+        # handler), as real servers send a small answer: killed mid-request, the app either
+        # answered whole or not at all, and HAProxy retries a request with no answer elsewhere
+        # (retry-on empty-response). Unbuffered, a kill between the headers and the body left
+        # a truncated answer already on its way to the client, which no proxy can take back.
+        wbufsize = 65536
 
         def do_GET(self):
             self.send_response(200)

@@ -157,6 +157,7 @@ def _up(lab_dir: Path, n: int | None, port: int | None, inventory_out: str | Pat
         services.start_webhook(lab_dir, notify, settings)
         started.append("webhook")
     started += services.start_apps(lab_dir, apps[:max_apps], settings)
+    services.wait_servers_up(lab_dir, lb, [app.name for app in apps[:max_apps]])
     result = status(lab_dir)
     result.started = started
     return result

@@ -80,10 +80,13 @@ defaults
     timeout connect 2s
     timeout client 30s
     timeout server 30s
-    # no health checks (they flap on a loaded 2-core box); a server being restarted is
-    # retried elsewhere instead
+    timeout check 2s
+    # A request whose server refused the connection, closed it without an answer or did not
+    # answer in time is sent again, to another server (redispatch on every retry): with these
+    # three lines a server killed under load loses no request (tests/faults/test_load.py).
     retries 3
-    option redispatch
+    option redispatch 1
+    retry-on conn-failure empty-response response-timeout
 
 frontend www
     bind {lb.address}:{settings.frontend_port}
@@ -91,6 +94,15 @@ frontend www
 
 backend app
     balance roundrobin
+    # Only GET/HEAD are retried once they reached a server: a POST may have had its effect.
+    http-request disable-l7-retry if !METH_GET
+    # A dead server is marked DOWN by its check (what the operator sees in 'show servers
+    # state' and haproxy.status) and gets no traffic: 2 misses in a row (0.5 s apart once one
+    # failed), so a busy 2-core box does not flap it; back UP after 2 answers. Every 2 s, so a
+    # lab of 200 app servers costs 100 small requests a second, not more.
+    option httpchk GET /
+    http-check expect status 200
+    default-server check inter 2s fastinter 500ms downinter 1s fall 2 rise 2
 {servers}
 """
 
@@ -115,6 +127,39 @@ def start_haproxy(lab_dir: Path, lb: LabHost, apps: list[LabHost], settings: Lab
     if not processes.wait_for_port(lb.address, settings.frontend_port, timeout=10):
         raise LabError(f"haproxy does not listen on {lb.address}:{settings.frontend_port}")
     return _wait_for_pid(lambda: haproxy_pid(lab_dir, lb), "haproxy", state)
+
+
+def wait_servers_up(lab_dir: Path, lb: LabHost, names: list[str], timeout: float = 30.0) -> None:
+    """Wait until HAProxy's health checks see every server in ``names`` UP: it starts them
+    DOWN, and a lab is ready only when the frontend would send each one traffic."""
+    import socket
+
+    path = str(state_dir(lab_dir, lb.name) / "haproxy.sock")
+    deadline = time.monotonic() + timeout
+    waiting = set(names)
+    while waiting:
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+                sock.settimeout(5)
+                sock.connect(path)
+                sock.sendall(b"show servers state app\n")
+                text = b"".join(iter(lambda: sock.recv(65536), b"")).decode()
+        except OSError:
+            text = ""
+        lines = text.splitlines()
+        columns = next((line.lstrip("# ").split() for line in lines if line.startswith("#")), [])
+        for line in lines:
+            fields = line.split()
+            if columns and len(fields) == len(columns) and not line.startswith("#"):
+                row = dict(zip(columns, fields, strict=True))
+                if row["srv_op_state"] == "2":
+                    waiting.discard(row["srv_name"])
+        if not waiting:
+            return
+        if time.monotonic() > deadline:
+            raise LabError(f"HAProxy's health check does not see {', '.join(sorted(waiting))} "
+                           f"UP after {timeout:g} s (see {state_dir(lab_dir, lb.name)})")
+        time.sleep(0.2)
 
 
 # --- app servers ---------------------------------------------------------------------------

@@ -138,6 +138,7 @@ class Outcome:
     unreachable: dict = field(default_factory=dict)
     status: str = ""  # ok | failed | interrupted
     signum: int | None = None  # the signal that interrupted the run
+    not_run: tuple = ()  # hosts an interrupt left without a final reply (reported NotRun)
 
     @property
     def exit_status(self) -> int:
@@ -196,6 +197,7 @@ class Engine:
         # call cancelled at the end of the grace still had in flight is the rest.
         self.settled = settled if settled is not None else set()
         self.undone: list[str] = []  # what an interrupt left undone, for RunDone's message
+        self.not_run: list[str] = []  # hosts an interrupt kept from a final reply (NotRun)
         self.cleanup_failures: list[str] = []  # on_fail/on_interrupt steps that failed
         self._cleaning = 0  # inside on_fail/on_success: never skip on resume
         self._started = time.monotonic()
@@ -274,7 +276,8 @@ class Engine:
                              status=status,
                              recap={host: dict(counts) for host, counts in self.recap.items()}))
         return Outcome(self.run_id, ok, message, dict(self.failed), dict(self.unreachable),
-                       status, self.interrupt.signum if interrupted else None)
+                       status, self.interrupt.signum if interrupted else None,
+                       tuple(dict.fromkeys(self.not_run)))
 
     # -- interrupts ----------------------------------------------------------------------------
     @property
@@ -328,6 +331,7 @@ class Engine:
             self.emit(ev.HostSkipped(step=step_id, host=name, status="NotRun",
                                      reason=f"interrupted: no reply before {why} ended"))
             self._count(name, "skipped")
+            self.not_run.append(name)
         self.undone.append(f"{step_id} ({module}#{action}) cut off by {why} on "
                            f"{', '.join(pending) or 'no host'}")
         failure = Interrupted(step_id, f"interrupted by {self._signal_name}: "
@@ -450,6 +454,7 @@ class Engine:
             self.emit(ev.HostSkipped(step=step_id, host=name, status="NotRun",
                                      reason="interrupted before it started"))
             self._count(name, "skipped")
+            self.not_run.append(name)
         if missing:
             view["failed"] += missing
             view["interrupted"] = missing
@@ -458,7 +463,8 @@ class Engine:
             for name in view["unreachable"]:
                 self.unreachable.setdefault(name, label + problems[name])
             for name in view["failed"]:
-                self.failed.setdefault(name, label + problems[name])
+                if name in problems:  # hosts an interrupt kept from starting are NotRun
+                    self.failed.setdefault(name, label + problems[name])
             allowed = options.allowed_failures(len(todo))
             if len(problems) > allowed:
                 shown = ", ".join(f"{name} ({reason})" for name, reason in sorted(problems.items())[:5])

@@ -23,7 +23,7 @@ from orch.play.engine import Engine, Interrupt, Outcome, new_run_id
 # collector on, ~150 ms of CPU more per run (bench/cpu_ab.py, 1 host: 639 vs 488 ms).
 from orch.rpc.session import RpcSession
 
-__all__ = ["Interrupt", "Run", "RunBody"]
+__all__ = ["Interrupt", "Run", "RunBody", "interrupted_call", "signal_notice"]
 
 RunBody = Callable[[Engine], Awaitable["tuple[bool, str]"]]
 
@@ -139,3 +139,37 @@ def _discoverer(config: Any) -> Callable[[dict], list]:
         return select(config, Filter(**selection))
 
     return discover
+
+
+def signal_notice(stderr: Any, interrupt: Interrupt, then: str) -> Callable[[int], None]:
+    """The handler a front end gives ``eventloop.run(on_signal=)``: SIGINT/SIGTERM during a
+    run tell the operator what happens now (``then``: what follows the grace), then the
+    engine (``Interrupt.trigger``). A second signal skips the grace."""
+    import signal
+
+    def handle(signum: int) -> None:
+        name = signal.Signals(signum).name
+        if not interrupt.requested:
+            stderr.write(f"orch: {name}: nothing new starts; requests in flight get up to "
+                         f"{interrupt.grace:g} s, then {then} (again to stop now)\n")
+        else:
+            stderr.write(f"orch: {name} again: cancelling the requests in flight\n")
+        stderr.flush()
+        interrupt.trigger(signum)
+
+    return handle
+
+
+def interrupted_call(outcome: Outcome, command: str) -> str:
+    """What an interrupted one-step run (``orch call``, ``orch facts --gather``) tells the
+    operator on stderr: which hosts it did not reach and how to finish."""
+    line = f"orch: run {outcome.run_id} was interrupted"
+    if outcome.not_run:
+        names = list(outcome.not_run)
+        shown = ", ".join(names[:20]) + (f" and {len(names) - 20} more" if len(names) > 20 else "")
+        again = " ".join(f"-I {name}" for name in names[:20])
+        line += (f"; not run on {len(names)} host(s): {shown}; to finish, run {command} again "
+                 f"on them ({again}{' ...' if len(names) > 20 else ''})")
+    else:
+        line += "; every host had replied"
+    return line + f"; 'orch runs {outcome.run_id}' shows each host's state\n"

@@ -54,7 +54,36 @@ class Background:
         return next(e["run_id"] for e in self.events if e["type"] == "RunStarted")
 
 
-def server_states(lab) -> dict[str, int]:
+def fault_apps() -> int:
+    """The fault labs' number of app servers: ``ORCH_FAULT_APPS`` (default 4, at least 4 so
+    each cluster has two)."""
+    text = os.environ.get("ORCH_FAULT_APPS", "4").strip()
+    if not text.isdigit() or not 4 <= int(text) <= 200:
+        raise ValueError(f"ORCH_FAULT_APPS: a whole number from 4 to 200, got {text!r}")
+    return int(text)
+
+
+def devs(lab) -> list[str]:
+    """The lab's app servers, dev1 .. devN in order."""
+    return sorted((name for name in lab.hosts if name.startswith("dev")),
+                  key=lambda name: int(name[3:]))
+
+
+def cluster(lab, name: str) -> list[str]:
+    """The app servers of cluster alfa (the first half, as orch lab up makes it) or bravo."""
+    servers = devs(lab)
+    half = (len(servers) + 1) // 2
+    return servers[:half] if name == "alfa" else servers[half:]
+
+
+def two_batches(lab) -> int:
+    """A rolling batch size that cuts cluster bravo in two batches (1 with 4 app servers)."""
+    return (len(cluster(lab, "bravo")) + 1) // 2
+
+
+def server_states(lab, column: str = "srv_admin_state") -> dict[str, int]:
+    """A column of HAProxy's ``show servers state app`` per server: ``srv_admin_state`` (0:
+    ready, else a maintenance bit) or ``srv_op_state`` (0: DOWN by its health check, 2: UP)."""
     text = lab.haproxy("show servers state app")
     header = next(line for line in text.splitlines() if line.startswith("#"))
     columns = header.lstrip("# ").split()
@@ -63,7 +92,7 @@ def server_states(lab) -> dict[str, int]:
         fields = line.split()
         if len(fields) == len(columns) and not line.startswith("#"):
             row = dict(zip(columns, fields, strict=True))
-            states[row["srv_name"]] = int(row["srv_admin_state"])
+            states[row["srv_name"]] = int(row[column])
     return states
 
 
@@ -76,5 +105,5 @@ def journal_run(lab, run_id: str) -> dict:
     return json.loads(result.stdout)
 
 
-__all__ = ["Background", "Path", "TEST_MODULES", "journal_run", "orch_env", "served_revision",
-           "server_states"]
+__all__ = ["Background", "Path", "TEST_MODULES", "cluster", "devs", "fault_apps", "journal_run",
+           "orch_env", "served_revision", "server_states", "two_batches"]

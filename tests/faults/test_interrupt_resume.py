@@ -1,6 +1,7 @@
 """SIGINT, SIGTERM and SIGKILL in every step of both seed plays, then ``--resume`` (issue 16).
 
-Each case starts the play on cluster bravo (dev3, dev4) of a private lab, waits for the JSON
+Each case starts the play on cluster bravo (dev3, dev4 with the default 4 app servers;
+``ORCH_FAULT_APPS``: the second half) of a private lab, waits for the JSON
 event that says the step has started, sends the signal, checks what the interrupted run left
 (exit 130/143 with the resume line and journal status ``interrupted``, or ``abandoned`` after
 SIGKILL), then resumes it: every server must be UP in HAProxy and both apps on the revision.
@@ -17,14 +18,20 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults.faultlib import Background, journal_run, served_revision, server_states
+from tests.faults.faultlib import (
+    Background,
+    cluster,
+    journal_run,
+    served_revision,
+    server_states,
+    two_batches,
+)
 
 pytestmark = [pytest.mark.lab, pytest.mark.faults]
 
 REPO = Path(__file__).resolve().parents[2]
 SEED = REPO / "plays" / "app_cluster_upgrade.yml"
 ROLLING = REPO / "plays" / "app_cluster_rolling.yml"
-BRAVO = ("dev3", "dev4")
 SIGNALS = itertools.cycle((signal.SIGINT, signal.SIGTERM, signal.SIGKILL))
 SEED_STEPS = ("nodes.apps.ping", "steps[1]", "steps[2]", "steps[3]", "steps[4]", "steps[5]",
               "steps[6]")
@@ -37,8 +44,8 @@ CASES += [pytest.param(ROLLING, step, next(SIGNALS), id=f"rolling-{step}") for s
 REVISIONS = itertools.count(300)
 
 
-def inputs(play: Path, revision: int) -> list[str]:
-    extra = ["-e", "batch_size=1"] if play == ROLLING else []
+def inputs(lab, play: Path, revision: int) -> list[str]:
+    extra = ["-e", f"batch_size={two_batches(lab)}"] if play == ROLLING else []
     return ["-e", "cluster=bravo", "-e", "backend=app", "-e", f"revision={revision}",
             "-e", "try_sleep=0.3", *extra]
 
@@ -48,7 +55,7 @@ def test_interrupt_then_resume_finishes_the_cluster(fault_lab, play, step, signu
     lab = fault_lab
     revision = next(REVISIONS)
     started = time.monotonic()
-    run = Background(lab, ["play", play, *inputs(play, revision), "--json"],
+    run = Background(lab, ["play", play, *inputs(lab, play, revision), "--json"],
                      env={"ORCH_INTERRUPT_GRACE": "5s"})
     seen = run.until(lambda e: e["type"] == "StepStarted" and e["step"] == step)
     assert seen is not None, f"the play never reached {step}: {run.events[-3:]}"
@@ -76,4 +83,4 @@ def test_interrupt_then_resume_finishes_the_cluster(fault_lab, play, step, signu
     assert resumed.code == 0, str(resumed)
     assert events[-1]["type"] == "RunDone" and events[-1]["status"] == "ok"
     assert set(server_states(lab).values()) == {0}, server_states(lab)  # all UP, none in MAINT
-    assert {served_revision(lab, name) for name in BRAVO} == {str(revision)}
+    assert {served_revision(lab, name) for name in cluster(lab, "bravo")} == {str(revision)}

@@ -44,7 +44,13 @@ holds one; read-only actions (rpcutil, *.status, those declared read_only) take 
 change; the others are skipped on every host. The options --batch, --tries, --try-sleep, ...
 mean what the same keys of a play step mean, with the same defaults.
 
-Exit 0 when every host answered OK, 1 when some failed or were unreachable, 2 for bad input."""
+SIGINT or SIGTERM (Ctrl-C) stops the call as it stops a play: no new batch starts, requests
+in flight get interrupt_grace (ORCH_INTERRUPT_GRACE, 10 s) to end, a second signal cancels
+them at once; hosts left without a reply are reported NotRun, the journal run is
+'interrupted', and stderr names the hosts to call again.
+
+Exit 0 when every host answered OK, 1 when some failed or were unreachable, 2 for bad input,
+130/143 when interrupted by SIGINT/SIGTERM."""
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -81,11 +87,17 @@ def run(args, env) -> int:
     module, dot, action = args.target.partition(".")
     if not dot or not module or not action:
         raise InputError(f"expected MODULE.ACTION such as rpcutil.ping, got {args.target!r}")
+    from orch.play.lifecycle import Interrupt, signal_notice
+
     loop = eventloop.loop_factory(env.environ)
-    return eventloop.run(execute(args, env, module, action, parse_arguments(args.arguments)), loop)
+    interrupt = Interrupt()  # its grace comes from the config, read in execute
+    main = execute(args, env, module, action, parse_arguments(args.arguments), interrupt)
+    return eventloop.run(main, loop, on_signal=signal_notice(
+        env.stderr, interrupt, "the hosts not reached are reported NotRun"))
 
 
-async def execute(args, env, module: str, action: str, arguments: dict) -> int:
+async def execute(args, env, module: str, action: str, arguments: dict,
+                  interrupt=None) -> int:
     """Select, check the arguments and options, then run one step; exit 0 only if all went well."""
     from pathlib import Path
 
@@ -95,11 +107,13 @@ async def execute(args, env, module: str, action: str, arguments: dict) -> int:
     from orch.errors import NothingMatched
     from orch.masking import Masker
     from orch.output import make_sink
-    from orch.play.lifecycle import Run
+    from orch.play.lifecycle import Run, interrupted_call
     from orch.schema import MASK
     from orch.select.offers import offering
 
     config = config_from_args(args, env)
+    if interrupt is not None:
+        interrupt.grace = config.interrupt_grace  # ORCH_INTERRUPT_GRACE, orch.cfg
     registry = load_registry(config)
     become, password = become_from_args(args, env)
     dest, diff = getattr(args, "dest", None), getattr(args, "diff", False)
@@ -128,7 +142,7 @@ async def execute(args, env, module: str, action: str, arguments: dict) -> int:
                                           diff=diff),
               masker=masker, become_password=password,
               host_key_policy="accept-new" if args.accept_new else None, check=args.check,
-              locking=not args.no_lock)
+              locking=not args.no_lock, interrupt=interrupt)
     read_only = spec.flag(action, "read_only")
     if args.no_lock and not read_only:
         shown = {**shown, "--no-lock": True}  # journaled with the run's inputs
@@ -143,6 +157,8 @@ async def execute(args, env, module: str, action: str, arguments: dict) -> int:
         return done
 
     outcome = await run.execute(f"call {module}.{action}", "call", shown, body)
+    if outcome.status == "interrupted":
+        env.stderr.write(interrupted_call(outcome, f"orch call {module}.{action}"))
     return outcome.exit_status
 
 

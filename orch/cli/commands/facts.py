@@ -67,37 +67,51 @@ def _import(path: str, env, config) -> int:
     return count
 
 
-async def gather(args, env, config) -> int:
+async def gather(args, env, config, interrupt=None) -> int:
     """``orch facts --gather``: a one-step run of ``rpcutil.inventory``; OK replies' facts are
     stored in the fact cache."""
     from orch.agents import load_registry
     from orch.cli.commands.discover import select_from_args
     from orch.cli.runner import settle_heap
     from orch.facts import store_gathered
+    from orch.output import events as ev
     from orch.output import make_sink
-    from orch.play.lifecycle import Run
+    from orch.play.lifecycle import Run, interrupted_call
     from orch.rpc.options import CallOptions
 
     args.max_age = None  # gathering is how stale facts get fresh
     hosts = select_from_args(args, env, config).hosts()
     registry = load_registry(config)
-    run = Run(config, registry, make_sink(env, json=args.json, verbose=args.verbose),
-              host_key_policy="accept-new" if getattr(args, "accept_new", False) else None)
+    shown = make_sink(env, json=args.json, verbose=args.verbose)
+    answered: dict = {}  # host -> OK reply data, as it came: kept if an interrupt cuts the step
+
+    def show(event) -> None:
+        if isinstance(event, ev.HostReplied) and event.final and event.status == "OK":
+            answered[event.host] = event.data if isinstance(event.data, dict) else {}
+        shown(event)
+
+    run = Run(config, registry, show,
+              host_key_policy="accept-new" if getattr(args, "accept_new", False) else None,
+              interrupt=interrupt)
 
     inputs = {"facter": True} if args.facter or config.fact_source == "facter" else {}
 
     async def body(engine) -> tuple[bool, str]:
         ok, _ = await engine.one_step("gather", hosts, "rpcutil", "inventory", inputs,
                                       CallOptions(), read_only=True)
-        result = engine.last_result
-        facts = {host: reply.data.get("facts") or {} for host, reply in result.ok.items()}
-        classes = {host: reply.data["classes"] for host, reply in result.ok.items()
-                   if isinstance(reply.data.get("classes"), list)}
+        result = engine.last_result  # None when an interrupt cut the step off
+        replied = ({host: reply.data for host, reply in result.ok.items()} if result is not None
+                   else answered)
+        facts = {host: data.get("facts") or {} for host, data in replied.items()}
+        classes = {host: data["classes"] for host, data in replied.items()
+                   if isinstance(data.get("classes"), list)}
         count = store_gathered(config, facts, classes=classes) if facts else 0
         return ok, f"gathered the facts of {count} host(s) into {config.fact_cache}"
 
     settle_heap()
     outcome = await run.execute("facts --gather", "call", {}, body)
+    if outcome.status == "interrupted":
+        env.stderr.write(interrupted_call(outcome, "orch facts --gather"))
     return outcome.exit_status
 
 
@@ -108,9 +122,13 @@ def run(args, env) -> int:
     config = load_selection_config(args, env)
     if args.gather:
         from orch.cli import eventloop
+        from orch.play.lifecycle import Interrupt, signal_notice
 
         loop = eventloop.loop_factory(env.environ)
-        return eventloop.run(gather(args, env, config), loop)
+        interrupt = Interrupt(grace=config.interrupt_grace)
+        return eventloop.run(gather(args, env, config, interrupt), loop, on_signal=signal_notice(
+            env.stderr, interrupt, "the hosts not reached are reported NotRun (the facts "
+            "gathered so far are kept)"))
     if args.import_file:
         count = _import(args.import_file, env, config)
         env.stderr.write(f"imported the facts of {count} host(s) into {config.fact_cache}\n")
