@@ -60,7 +60,7 @@ def run(args, env) -> int:
     from orch.masking import Masker
     from orch.output import make_sink
     from orch.play.inputs import masked, parse_assignments, resolve_inputs
-    from orch.play.lifecycle import Interrupt, Run
+    from orch.play.lifecycle import Interrupt, Run, signal_notice
     from orch.select.limit import narrowing
 
     loop = eventloop.loop_factory(env.environ)
@@ -146,30 +146,14 @@ def run(args, env) -> int:
             return await run.execute(play.name, "play", {},
                                      python_body(play, given, ask, registry), lazy=True)
 
-        outcome = eventloop.run(main(), loop, on_signal=_on_signal(env, interrupt))
+        outcome = eventloop.run(main(), loop, on_signal=signal_notice(
+            env.stderr, interrupt, "on_fail runs"))
     finally:
         journal.close()
     if outcome.status == "interrupted":
         env.stderr.write(f"orch: run {outcome.run_id} was interrupted; to finish it: "
                          f"orch play {args.play} --resume {outcome.run_id}\n")
     return outcome.exit_status
-
-
-def _on_signal(env, interrupt):
-    """SIGINT/SIGTERM during a run: tell the operator what happens, then tell the engine."""
-    import signal
-
-    def handle(signum: int) -> None:
-        name = signal.Signals(signum).name
-        if not interrupt.requested:
-            env.stderr.write(f"orch: {name}: no new step starts; requests in flight get up to "
-                             f"{interrupt.grace:g} s, then on_fail runs (again to stop now)\n")
-        else:
-            env.stderr.write(f"orch: {name} again: cancelling the requests in flight\n")
-        env.stderr.flush()
-        interrupt.trigger(signum)
-
-    return handle
 
 
 def _resumed(journal, run_id: str, name: str, input_names, given: dict, play_hash: str) -> set:
