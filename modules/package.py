@@ -158,8 +158,8 @@ class Apt(object):
             if any(word in text for word in APT_LOCK_WORDS):
                 lock = re.search(r"(Could not get lock [^\n]*)", text)
                 raise Abort("package manager is locked by another process (waited %ds): %s"
-                                   % (self.lock_timeout, lock.group(1).strip() if lock
-                                      else _tail(text, 2)))
+                            % (self.lock_timeout, lock.group(1).strip() if lock
+                               else _tail(text, 2)))
             raise Abort("apt-get %s failed (exit %d): %s" % (words[0], rc, _tail(text)))
         return text
 
@@ -182,7 +182,7 @@ class Apt(object):
                         + ["install", target], {"DEBIAN_FRONTEND": "noninteractive"})
         if rc != 0:
             raise Abort("apt-get -s install %s failed (exit %d): %s"
-                               % (target, rc, _tail(text)))
+                        % (target, rc, _tail(text)))
         bare = name.split(":")[0]
         match = re.search(r"^Inst %s(?::\S+)? (?:\[[^\]]*\] )?\((\S+)" % re.escape(bare), text,
                           re.MULTILINE)
@@ -247,7 +247,7 @@ class Rpm(object):
         rc, text = _run(argv)
         if rc != 0:
             raise Abort("%s %s failed (exit %d): %s" % (self.kind, words[0], rc,
-                                                                _tail(text)))
+                                                         _tail(text)))
         return text
 
     def update(self):
@@ -308,7 +308,7 @@ def _apply(request, verb):
                 result["version"] = manager.installed(name)
                 if result["version"]:
                     raise Abort("removed %s but version %s is still installed"
-                                       % (name, result["version"]))
+                                % (name, result["version"]))
         return result
     if args.get("update_cache") and not check:
         manager.update()

@@ -176,14 +176,14 @@ class SysV(object):
             _checked(["chkconfig", self.name, "on" if verb == "enable" else "off"])
         else:
             raise Abort("cannot %s %s: neither update-rc.d nor chkconfig is installed"
-                               % (verb, self.name))
+                        % (verb, self.name))
 
 
 def _checked(argv):
     rc, text = _run(argv)
     if rc != 0:
         raise Abort("%s exited with %d%s" % (" ".join(argv), rc,
-                                                    ": " + _tail(text) if text else ""))
+                                             ": " + _tail(text) if text else ""))
 
 
 def _service(name):
