@@ -976,6 +976,7 @@ def run(argv, stdin=None, timeout=None, cwd="/", env=None, cap=RUN_OUTPUT_CAP,
     """
     import subprocess
     import tempfile
+    import threading
 
     if isinstance(argv, str) or not argv or not all(isinstance(word, str) for word in argv):
         raise TypeError("run() takes a non-empty list of strings, not %r" % (argv,))
@@ -992,30 +993,20 @@ def run(argv, stdin=None, timeout=None, cwd="/", env=None, cap=RUN_OUTPUT_CAP,
         except OSError as error:
             raise Abort("cannot run %s: %s" % (argv[0], error.strerror or error))
         if stdin is not None:  # from a thread: a command that writes before it reads
-            import threading
-
             threading.Thread(target=_feed, args=(process.stdin, stdin), daemon=True).start()
-        spilled = set()
-        deadline = None if timeout is None else time.time() + timeout
+        done, spilled = threading.Event(), set()
+        watch = threading.Thread(target=_cut_floods, args=(done, (out, err), cap, spilled))
+        watch.start()
         try:
-            while process.poll() is None:
-                if deadline is not None and time.time() >= deadline:
-                    break
-                for stream in (out, err):
-                    if os.fstat(stream.fileno()).st_size > cap + RUN_SPILL:
-                        os.ftruncate(stream.fileno(), cap)  # the rest becomes a hole
-                        spilled.add(stream)
-                left = 0.25 if deadline is None else min(0.25, max(0.0, deadline - time.time()))
-                try:
-                    process.wait(timeout=left)
-                except subprocess.TimeoutExpired:
-                    pass
-        except BaseException:  # the request's timeout, or a module's bug: leave nothing behind
+            process.wait(timeout=timeout)
+        except BaseException as error:  # its timeout, or the request's: leave nothing behind
             _kill_group(process)
+            if isinstance(error, subprocess.TimeoutExpired):
+                raise RunTimeout(argv, timeout)
             raise
-        if process.returncode is None:
-            _kill_group(process)
-            raise RunTimeout(argv, timeout)
+        finally:
+            done.set()
+            watch.join()  # before the files close: it must never touch a reused descriptor
         texts, cut = [], []
         for stream in (out, err):
             size = os.fstat(stream.fileno()).st_size
@@ -1023,8 +1014,21 @@ def run(argv, stdin=None, timeout=None, cwd="/", env=None, cap=RUN_OUTPUT_CAP,
             texts.append(stream.read(cap).decode("utf-8", "replace"))
             cut.append(size > cap or stream in spilled)
         err.seek(max(0, os.fstat(err.fileno()).st_size - RUN_TAIL))
-        end = err.read(RUN_TAIL).replace(b"\x00", b"").decode("utf-8", "replace")
-    return RunResult(argv, process.returncode, texts[0], texts[1], cut[0], cut[1], end)
+        end = err.read(RUN_TAIL)
+        if err in spilled:
+            end = end.replace(b"\x00", b"")  # a cut left a hole there
+    return RunResult(argv, process.returncode, texts[0], texts[1], cut[0], cut[1],
+                     end.decode("utf-8", "replace"))
+
+
+def _cut_floods(done, streams, cap, spilled):
+    """While the command runs, cut each output file back to ``cap`` bytes once it grows
+    RUN_SPILL past it: later writes land after a hole, which takes no disk."""
+    while not done.wait(0.25):
+        for stream in streams:
+            if os.fstat(stream.fileno()).st_size > cap + RUN_SPILL:
+                os.ftruncate(stream.fileno(), cap)
+                spilled.add(stream)
 
 
 def _feed(pipe, data):
