@@ -6,9 +6,9 @@ Pushed to hosts and run there: standard library only, Python 3.6 compatible.
 nothing expands), so ``echo $HOME; id`` prints that text literally; ``argv`` gives the words
 as a list. The program gets a small, known environment (PATH, HOME, LANG, USER, LOGNAME, plus
 ``env``), its own process group (so a timeout kills everything it started, not just the first
-process), and /dev/null or ``stdin`` as input. Output is captured up to OUTPUT_CAP bytes per
-stream, the rest counted but dropped, so a chatty program cannot exhaust the runtime's memory
-or the reply frame.
+process), and /dev/null or ``stdin`` as input. It runs through the kit's ``orch_runtime.run``,
+which keeps OUTPUT_CAP bytes of each stream and drops the rest, so a chatty program cannot
+exhaust the runtime's memory, the disk or the reply frame.
 
 ``creates``/``removes`` make a command idempotent as Ansible's command module does: skip when
 ``creates`` exists, or when ``removes`` does not. A skipped or dry-run (check mode) request
@@ -16,17 +16,14 @@ runs nothing and says why in ``message``.
 """
 
 import os
-import select
 import shlex
-import signal
-import subprocess
-import threading
 import time
 
+from orch_runtime import RUN_PATH, RUN_TAIL, RunTimeout, run as run_program
+
 OUTPUT_CAP = 64 * 1024  # bytes kept of stdout and of stderr each
-STDERR_TAIL = 2000  # characters of stderr quoted in an abort message
+STDERR_TAIL = RUN_TAIL  # characters of stderr quoted in an abort message
 STDIN_MAX = 1024 * 1024
-SAFE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 ENV_NAME_FIRST = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_"
 ENV_NAME_REST = ENV_NAME_FIRST + "0123456789"
 
@@ -145,7 +142,7 @@ def _environment(extra):
         user, home = entry.pw_name, entry.pw_dir
     except KeyError:
         user, home = str(os.getuid()), "/"
-    environ = {"PATH": SAFE_PATH, "HOME": home, "USER": user, "LOGNAME": user,
+    environ = {"PATH": RUN_PATH, "HOME": home, "USER": user, "LOGNAME": user,
                "LANG": "C.UTF-8"}
     for name, value in sorted((extra or {}).items()):
         if (not isinstance(name, str) or not name or name[0] not in ENV_NAME_FIRST
@@ -167,106 +164,6 @@ def _skip_reason(args):
     if removes and not os.path.exists(removes):
         return "skipped: %s does not exist" % removes
     return None
-
-
-def _kill_group(process):
-    """SIGKILL the command's whole process group, then reap the command itself."""
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except OSError:
-        pass
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        pass
-
-
-class _Capture(object):
-    """The first OUTPUT_CAP bytes of a stream, the byte count, and the last bytes."""
-
-    def __init__(self):
-        self.kept = []
-        self.size = 0
-        self.tail = b""
-
-    def add(self, chunk):
-        room = OUTPUT_CAP - min(self.size, OUTPUT_CAP)
-        if room:
-            self.kept.append(chunk[:room])
-        self.size += len(chunk)
-        self.tail = (self.tail + chunk)[-STDERR_TAIL:]
-
-    def text(self):
-        return b"".join(self.kept).decode("utf-8", "replace")
-
-    @property
-    def truncated(self):
-        return self.size > OUTPUT_CAP
-
-
-def _feed(pipe, data):
-    """Write stdin from a thread, so a command that writes before it reads cannot deadlock."""
-    try:
-        pipe.write(data)
-    except (BrokenPipeError, OSError):
-        pass
-    finally:
-        try:
-            pipe.close()
-        except OSError:
-            pass
-
-
-def execute(argv, cwd=None, environ=None, stdin=None, timeout=0):
-    """Run ``argv`` (no shell) and return ``(rc, stdout capture, stderr capture, timed_out)``.
-
-    The command runs in a new session (its own process group). On ``timeout`` seconds, and on
-    any exception that interrupts the wait (the runtime's own request timeout), the whole
-    group is killed before this returns or re-raises.
-    """
-    try:
-        process = subprocess.Popen(
-            argv, cwd=cwd, env=environ, close_fds=True, start_new_session=True,
-            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    except OSError as error:
-        raise CommandError("cannot run %s: %s" % (argv[0], error.strerror or error)) from None
-    captures = {process.stdout.fileno(): _Capture(), process.stderr.fileno(): _Capture()}
-    out, err = captures[process.stdout.fileno()], captures[process.stderr.fileno()]
-    if stdin is not None:
-        threading.Thread(target=_feed, args=(process.stdin, stdin.encode("utf-8")),
-                         daemon=True).start()
-    deadline = time.time() + timeout if timeout else None
-    open_fds = list(captures)
-    timed_out = False
-    try:
-        while open_fds:
-            wait = 1.0 if deadline is None else max(0.0, min(1.0, deadline - time.time()))
-            if deadline is not None and time.time() >= deadline:
-                timed_out = True
-                break
-            ready, _, _ = select.select(open_fds, [], [], wait)
-            for fd in ready:
-                chunk = os.read(fd, 65536)
-                if chunk:
-                    captures[fd].add(chunk)
-                else:
-                    open_fds.remove(fd)
-        if not timed_out:
-            remaining = None if deadline is None else max(0.0, deadline - time.time())
-            try:
-                process.wait(timeout=remaining)
-            except subprocess.TimeoutExpired:
-                timed_out = True
-        if timed_out:
-            _kill_group(process)
-    except BaseException:
-        _kill_group(process)
-        raise
-    finally:
-        process.stdout.close()
-        process.stderr.close()
-    return process.returncode, out, err, timed_out
 
 
 def run(request):
@@ -292,18 +189,17 @@ def run(request):
     timeout = float(args.get("timeout") or 0)
     started = time.time()
     try:
-        rc, out, err, timed_out = execute(argv, cwd, environ, args.get("stdin"), timeout)
-    except CommandError as error:
-        request.abort(str(error))
+        result = run_program(argv, args.get("stdin"), timeout or None, cwd, environ, OUTPUT_CAP)
+    except RunTimeout:
+        request.abort("%s timed out after %gs; its process group was killed" % (argv[0], timeout))
         return {}
     elapsed = round(time.time() - started, 3)
-    if timed_out:
-        request.abort("%s timed out after %gs; its process group was killed" % (argv[0], timeout))
-    data = {"rc": rc, "stdout": out.text(), "stderr": err.text(),
-            "stdout_truncated": out.truncated, "stderr_truncated": err.truncated,
-            "changed": True, "elapsed": elapsed}
+    rc = result.rc
+    data = {"rc": rc, "stdout": result.stdout, "stderr": result.stderr,
+            "stdout_truncated": result.stdout_truncated,
+            "stderr_truncated": result.stderr_truncated, "changed": True, "elapsed": elapsed}
     if rc not in codes:
-        tail = err.tail.decode("utf-8", "replace").strip()
+        tail = result.stderr_end.strip()
         if rc < 0:
             problem = "%s was killed by signal %d" % (argv[0], -rc)
         else:

@@ -2,9 +2,9 @@
 
 Pushed to hosts and run there: standard library only, Python 3.6 compatible.
 
-``write`` never leaves a half-written file where a reader could see it: it writes a temporary
-file in the same folder, fsyncs it, sets its mode and owner, renames it over the path (atomic on
-POSIX) and fsyncs the folder, as Mitogen does. It compares sha256 sums first, so writing the
+``write`` never leaves a half-written file where a reader could see it: the kit's
+``atomic_write`` writes a temporary file in the same folder, fsyncs it, sets its mode and owner,
+renames it over the path (atomic on POSIX) and fsyncs the folder, as Mitogen does. It compares sha256 sums first, so writing the
 same content again changes nothing and reports ``changed`` false; a different mode or owner
 alone is fixed in place. ``backup`` keeps the old file as ``PATH.<timestamp>~`` (a hard link to
 the old inode, so it costs no copy). Check mode reports what would change and, for text that is
@@ -20,10 +20,9 @@ import base64
 import binascii
 import os
 import stat as stat_module
-import tempfile
 import time
 
-from orch_runtime import Abort
+from orch_runtime import Abort, atomic_write, fsync_folder
 
 MAX_SIZE = 1024 * 1024
 DIFF_CAP = 64 * 1024  # characters of diff in a reply
@@ -144,10 +143,6 @@ AGENT = {
 }
 
 
-class FileError(Exception):
-    """The file cannot be written or read as asked; the message says why."""
-
-
 def _sha256():
     from hashlib import sha256
 
@@ -177,7 +172,7 @@ def _user_id(owner):
     try:
         return pwd.getpwnam(owner).pw_uid
     except KeyError:
-        raise FileError("no user %r on this host" % owner) from None
+        raise Abort("no user %r on this host" % owner) from None
 
 
 def _group_id(group):
@@ -188,7 +183,7 @@ def _group_id(group):
     try:
         return grp.getgrnam(group).gr_gid
     except KeyError:
-        raise FileError("no group %r on this host" % group) from None
+        raise Abort("no group %r on this host" % group) from None
 
 
 def _user_name(uid):
@@ -216,16 +211,16 @@ def _octal(mode):
 def _content(args):
     text, encoded = args.get("content"), args.get("content_b64")
     if (text is None) == (encoded is None):
-        raise FileError("give exactly one of content or content_b64")
+        raise Abort("give exactly one of content or content_b64")
     if text is not None:
         data = text.encode("utf-8")
     else:
         try:
             data = base64.b64decode("".join(encoded.split()), validate=True)
         except (binascii.Error, ValueError):
-            raise FileError("content_b64 is not valid base64") from None
+            raise Abort("content_b64 is not valid base64") from None
     if len(data) > MAX_SIZE:
-        raise FileError("content is " + _limit_text(len(data)))
+        raise Abort("content is " + _limit_text(len(data)))
     return data
 
 
@@ -261,10 +256,10 @@ def _target(path):
     if os.path.islink(path):
         path = os.path.realpath(path)
     if os.path.isdir(path):
-        raise FileError("%s is a directory" % path)
+        raise Abort("%s is a directory" % path)
     folder = os.path.dirname(path)
     if not os.path.isdir(folder):
-        raise FileError("folder %s does not exist" % folder)
+        raise Abort("folder %s does not exist" % folder)
     return path
 
 
@@ -289,46 +284,6 @@ def _backup(path):
     return name
 
 
-def _fsync_folder(folder):
-    try:
-        descriptor = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(descriptor)
-    except OSError:
-        pass
-    finally:
-        os.close(descriptor)
-
-
-def _replace(path, data, mode, uid, gid):
-    """Temporary file in the same folder, write, fsync, chown/chmod, rename, fsync the folder.
-
-    The temporary file is born with this process's ids; it gets ``uid``/``gid`` (the old
-    file's, or those asked for) before it takes the old file's place."""
-    folder, base = os.path.split(path)
-    descriptor, temporary = tempfile.mkstemp(prefix="." + base + ".", suffix=".orch-tmp",
-                                             dir=folder)
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-            made = os.fstat(handle.fileno())
-            if (uid != -1 and made.st_uid != uid) or (gid != -1 and made.st_gid != gid):
-                os.fchown(handle.fileno(), uid, gid)
-            os.fchmod(handle.fileno(), mode)  # after chown, which may clear setuid bits
-        os.rename(temporary, path)
-    except BaseException:
-        try:
-            os.unlink(temporary)
-        except OSError:
-            pass
-        raise
-    _fsync_folder(folder)
-
-
 def _write(request):
     args = request.args
     path = _target(args["path"])
@@ -339,7 +294,7 @@ def _write(request):
     except FileNotFoundError:
         current = None
     if current is not None and not stat_module.S_ISREG(current.st_mode):
-        raise FileError("%s exists and is not a regular file" % path)
+        raise Abort("%s exists and is not a regular file" % path)
 
     if args.get("mode"):
         mode = int(args["mode"], 8)
@@ -380,7 +335,7 @@ def _write(request):
     if content_changed:
         if args.get("backup") and current is not None:
             result["backup_path"] = _backup(path)
-        _replace(path, data, mode, uid, gid)
+        atomic_write(path, data, mode, uid, gid)
     else:
         if stat_module.S_IMODE(current.st_mode) != mode:
             os.chmod(path, mode)
@@ -413,7 +368,7 @@ def _stat(request):
         try:
             result["sha256"] = _digest_of_file(path)
         except OSError as error:
-            raise FileError("cannot read %s: %s" % (path, error.strerror)) from None
+            raise Abort("cannot read %s: %s" % (path, error.strerror)) from None
     return result
 
 
@@ -422,10 +377,10 @@ def _remove(request):
     if not os.path.lexists(path):
         return {"changed": False, "existed": False}
     if os.path.isdir(path) and not os.path.islink(path):
-        raise FileError("%s is a directory; file.remove removes files and links only" % path)
+        raise Abort("%s is a directory; file.remove removes files and links only" % path)
     if not getattr(request, "check_mode", False):
         os.unlink(path)
-        _fsync_folder(os.path.dirname(path))
+        fsync_folder(os.path.dirname(path))
     return {"changed": True, "existed": True}
 
 
@@ -434,15 +389,15 @@ def _fetch(request):
     try:
         info = os.stat(path)
     except FileNotFoundError:
-        raise FileError("%s does not exist" % path) from None
+        raise Abort("%s does not exist" % path) from None
     if not stat_module.S_ISREG(info.st_mode):
-        raise FileError("%s is not a regular file" % path)
+        raise Abort("%s is not a regular file" % path)
     if info.st_size > MAX_SIZE:
-        raise FileError("%s is %s" % (path, _limit_text(info.st_size)))
+        raise Abort("%s is %s" % (path, _limit_text(info.st_size)))
     with open(path, "rb") as handle:
         data = handle.read(MAX_SIZE + 1)
     if len(data) > MAX_SIZE:
-        raise FileError("%s is %s" % (path, _limit_text(len(data))))
+        raise Abort("%s is %s" % (path, _limit_text(len(data))))
     return {"content_b64": base64.b64encode(data).decode("ascii"), "size": len(data),
             "sha256": _sha256()(data).hexdigest()}
 
@@ -451,8 +406,6 @@ def _handler(function, verb):
     def serve(request):
         try:
             return function(request)
-        except FileError as error:
-            raise Abort(str(error))
         except OSError as error:
             raise Abort("%s %s: %s" % (verb, request.args.get("path"), error.strerror or error))
 

@@ -20,12 +20,12 @@ host.json ``config.package`` (all optional): ``lock_timeout`` (seconds, default 
 
 import os
 import re
-import subprocess
-import tempfile
+
+from orch_runtime import Abort, RUN_PATH, RunTimeout, run, which
 
 RUN_TIMEOUT = 600  # seconds one package manager run may take
+OUTPUT_CAP = 256 * 1024  # bytes of a run's output read back
 LOCK_TIMEOUT = 5
-SAFE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 NAME_PATTERN = "\\A[A-Za-z0-9][A-Za-z0-9+._-]*(:[A-Za-z0-9_-]+)?\\Z"
 VERSION_PATTERN = "\\A[A-Za-z0-9][A-Za-z0-9.+~:_-]*\\Z"
 APT_LOCK_WORDS = ("Could not get lock", "Unable to acquire the dpkg frontend lock",
@@ -81,58 +81,22 @@ AGENT = {
 }
 
 
-class PackageError(Exception):
-    """The package manager failed or is unavailable; the message says why."""
-
-
 def _run(argv, extra_env=None, timeout=RUN_TIMEOUT):
-    """``(rc, output)``: no shell, minimal environment, own session, output to a file (a
-    daemon a maintainer script starts must not hold a pipe open)."""
-    environ = {"PATH": SAFE_PATH, "LANG": "C", "LC_ALL": "C", "TERM": "dumb",
+    """``(rc, output)`` through the kit's ``run``: no shell, minimal environment, own session,
+    stderr into stdout, output to a file (a daemon a maintainer script starts must not hold a
+    pipe open)."""
+    environ = {"PATH": RUN_PATH, "LANG": "C", "LC_ALL": "C", "TERM": "dumb",
                "HOME": os.environ.get("HOME", "/root")}
     environ.update(extra_env or {})
-    with tempfile.TemporaryFile() as output:
-        try:
-            process = subprocess.Popen(
-                argv, stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT,
-                close_fds=True, start_new_session=True, cwd="/", env=environ)
-        except OSError as error:
-            raise PackageError("cannot run %s: %s" % (argv[0], error.strerror or error)) from None
-        try:
-            rc = process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            _kill(process)
-            raise PackageError("%s did not finish within %ds" % (argv[0], timeout)) from None
-        except BaseException:  # the request's own timeout: leave nothing behind
-            _kill(process)
-            raise
-        output.seek(0)
-        text = output.read(256 * 1024).decode("utf-8", "replace")
-    return rc, text
-
-
-def _kill(process):
-    import signal
-
     try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except OSError:
-        pass
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        pass
+        result = run(argv, timeout=timeout, env=environ, cap=OUTPUT_CAP, merge_output=True)
+    except RunTimeout:
+        raise Abort("%s did not finish within %ds" % (argv[0], timeout)) from None
+    return result.rc, result.stdout
 
 
 def _tail(text, lines=6):
     return " | ".join(line.strip() for line in text.strip().splitlines()[-lines:] if line.strip())
-
-
-def _which(program):
-    for folder in SAFE_PATH.split(":"):
-        if os.access(os.path.join(folder, program), os.X_OK):
-            return os.path.join(folder, program)
-    return None
 
 
 def _settings(request):
@@ -141,11 +105,11 @@ def _settings(request):
     if not isinstance(options, list) or not all(
             isinstance(option, str) and "=" in option and "\x00" not in option
             for option in options):
-        raise PackageError("config.package.apt_options must be a list of Key=Value strings")
+        raise Abort("config.package.apt_options must be a list of Key=Value strings")
     try:
         lock_timeout = int(settings.get("lock_timeout", LOCK_TIMEOUT))
     except (TypeError, ValueError):
-        raise PackageError("config.package.lock_timeout must be a whole number of seconds") \
+        raise Abort("config.package.lock_timeout must be a whole number of seconds") \
             from None
     return {"apt_options": options, "lock_timeout": max(0, lock_timeout),
             "manager": settings.get("manager")}
@@ -193,10 +157,10 @@ class Apt(object):
         if rc != 0:
             if any(word in text for word in APT_LOCK_WORDS):
                 lock = re.search(r"(Could not get lock [^\n]*)", text)
-                raise PackageError("package manager is locked by another process (waited %ds): %s"
-                                   % (self.lock_timeout, lock.group(1).strip() if lock
-                                      else _tail(text, 2)))
-            raise PackageError("apt-get %s failed (exit %d): %s" % (words[0], rc, _tail(text)))
+                raise Abort("package manager is locked by another process (waited %ds): %s"
+                            % (self.lock_timeout, lock.group(1).strip() if lock
+                               else _tail(text, 2)))
+            raise Abort("apt-get %s failed (exit %d): %s" % (words[0], rc, _tail(text)))
         return text
 
     def update(self):
@@ -217,8 +181,8 @@ class Apt(object):
         rc, text = _run(["apt-get", "-s", "-q", "--no-install-recommends"] + self.options
                         + ["install", target], {"DEBIAN_FRONTEND": "noninteractive"})
         if rc != 0:
-            raise PackageError("apt-get -s install %s failed (exit %d): %s"
-                               % (target, rc, _tail(text)))
+            raise Abort("apt-get -s install %s failed (exit %d): %s"
+                        % (target, rc, _tail(text)))
         bare = name.split(":")[0]
         match = re.search(r"^Inst %s(?::\S+)? (?:\[[^\]]*\] )?\((\S+)" % re.escape(bare), text,
                           re.MULTILINE)
@@ -277,13 +241,13 @@ class Rpm(object):
     def _manager(self, words):
         holder = self._locked_by()
         if holder:
-            raise PackageError("package manager is locked by another process: %s" % holder)
+            raise Abort("package manager is locked by another process: %s" % holder)
         argv = [self.kind, "-y", "-q"] + (["--setopt=exit_on_lock=True"]
                                          if self.kind == "yum" else []) + words
         rc, text = _run(argv)
         if rc != 0:
-            raise PackageError("%s %s failed (exit %d): %s" % (self.kind, words[0], rc,
-                                                                _tail(text)))
+            raise Abort("%s %s failed (exit %d): %s" % (self.kind, words[0], rc,
+                                                         _tail(text)))
         return text
 
     def update(self):
@@ -301,16 +265,16 @@ class Rpm(object):
 
 def _manager(settings):
     forced = settings["manager"]
-    if forced == "apt" or (not forced and _which("dpkg-query") and _which("apt-get")):
+    if forced == "apt" or (not forced and which("dpkg-query") and which("apt-get")):
         return Apt(settings)
     if forced in ("dnf", "yum"):
         return Rpm(forced)
-    if not forced and _which("rpm"):
-        if _which("dnf"):
+    if not forced and which("rpm"):
+        if which("dnf"):
             return Rpm("dnf")
-        if _which("yum"):
+        if which("yum"):
             return Rpm("yum")
-    raise PackageError("no supported package manager here (apt/dpkg, dnf or yum)")
+    raise Abort("no supported package manager here (apt/dpkg, dnf or yum)")
 
 
 def _same_version(installed, wanted, kind="apt"):
@@ -343,8 +307,8 @@ def _apply(request, verb):
                 manager.remove(name)
                 result["version"] = manager.installed(name)
                 if result["version"]:
-                    raise PackageError("removed %s but version %s is still installed"
-                                       % (name, result["version"]))
+                    raise Abort("removed %s but version %s is still installed"
+                                % (name, result["version"]))
         return result
     if args.get("update_cache") and not check:
         manager.update()
@@ -353,11 +317,11 @@ def _apply(request, verb):
         if before and (not version or _same_version(before, version, manager.kind)):
             return result
         if version and not manager.has_version(name, version):
-            raise PackageError("version %s of %s is not available" % (version, name))
+            raise Abort("version %s of %s is not available" % (version, name))
     else:  # upgrade
         candidate = manager.candidate(name)
         if not candidate:
-            raise PackageError("no candidate version of %s (unknown package?)" % name)
+            raise Abort("no candidate version of %s (unknown package?)" % name)
         if before and _same_version(before, candidate, manager.kind):
             return result
     result["changed"] = True
@@ -368,26 +332,15 @@ def _apply(request, verb):
     result["version"] = manager.installed(name)
     now = result["version"]
     if not now or (version and not _same_version(now, version, manager.kind)):
-        raise PackageError("installed %s but the installed version is %r" % (
+        raise Abort("installed %s but the installed version is %r" % (
             name, result["version"] or "(none)"))
     result["changed"] = result["version"] != before
     return result
 
 
-def _handler(verb):
-    def action(request):
-        try:
-            return _apply(request, verb)
-        except PackageError as error:
-            request.abort(str(error))
-            return {}
-
-    action.__name__ = verb
-    action.__doc__ = AGENT["actions"][verb]["description"]
-    return action
+def _serve(verb):
+    return lambda request: _apply(request, verb)
 
 
-status = _handler("status")
-install = _handler("install")
-remove = _handler("remove")
-upgrade = _handler("upgrade")
+#: Each declared action's function (the runtime's explicit binding; see docs/modules.md).
+ACTIONS = {verb: _serve(verb) for verb in AGENT["actions"]}

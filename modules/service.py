@@ -17,11 +17,12 @@ open must not hold this action until its timeout.
 
 import glob
 import os
-import subprocess
-import tempfile
+
+from orch_runtime import Abort, RUN_PATH, RunTimeout, run, which
 
 RUN_TIMEOUT = 90  # seconds one init script or systemctl call may take
-SAFE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+OUTPUT_CAP = 64 * 1024  # bytes of a command's output read back
+ENVIRONMENT = {"PATH": RUN_PATH, "LANG": "C", "LC_ALL": "C", "TERM": "dumb"}
 NAME_PATTERN = "\\A[A-Za-z0-9@._:-]+\\Z"
 INIT_D = "/etc/init.d"
 RC_FOLDERS = ("/etc/rc%d.d", "/etc/rc.d/rc%d.d")
@@ -75,44 +76,15 @@ AGENT = {
 }
 
 
-class ServiceError(Exception):
-    """The service cannot be queried or changed; the message says why."""
-
-
 def _run(argv):
-    """``(rc, output)`` of ``argv``: no shell, minimal environment, bounded, own session."""
-    with tempfile.TemporaryFile() as output:
-        try:
-            process = subprocess.Popen(
-                argv, stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT,
-                close_fds=True, start_new_session=True, cwd="/",
-                env={"PATH": SAFE_PATH, "LANG": "C", "LC_ALL": "C", "TERM": "dumb"})
-        except OSError as error:
-            raise ServiceError("cannot run %s: %s" % (argv[0], error.strerror or error)) from None
-        try:
-            rc = process.wait(timeout=RUN_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            _kill(process)
-            raise ServiceError("%s did not finish within %ds" % (" ".join(argv), RUN_TIMEOUT))
-        except BaseException:  # the request's own timeout: leave nothing behind
-            _kill(process)
-            raise
-        output.seek(0)
-        text = output.read(65536).decode("utf-8", "replace")
-    return rc, text.strip()
-
-
-def _kill(process):
-    import signal
-
+    """``(rc, output)`` of ``argv`` through the kit's ``run``: no shell, minimal environment,
+    bounded, own session, stderr into stdout."""
     try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except OSError:
-        pass
-    try:
-        process.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        pass
+        result = run(argv, timeout=RUN_TIMEOUT, env=ENVIRONMENT, cap=OUTPUT_CAP,
+                     merge_output=True)
+    except RunTimeout:
+        raise Abort("%s did not finish within %ds" % (" ".join(argv), RUN_TIMEOUT)) from None
+    return result.rc, result.stdout.strip()
 
 
 def _tail(text, lines=4):
@@ -140,7 +112,7 @@ class Systemd(object):
         # "LoadState=..." (no --value: systemd before 230, e.g. CentOS 7, lacks it)
         rc, text = _run(["systemctl", "show", "-p", "LoadState", name])
         if text.strip().rpartition("=")[2] == "not-found":
-            raise ServiceError("no service %s (systemd has no such unit)" % name)
+            raise Abort("no service %s (systemd has no such unit)" % name)
 
     def state(self):
         rc, text = _run(["systemctl", "is-active", self.name])
@@ -169,7 +141,7 @@ class SysV(object):
         self.name = name
         self.script = os.path.join(INIT_D, name)
         if not (os.path.isfile(self.script) and os.access(self.script, os.X_OK)):
-            raise ServiceError("no service %s (no executable %s)" % (name, self.script))
+            raise Abort("no service %s (no executable %s)" % (name, self.script))
 
     def state(self):
         rc, _ = _run([self.script, "status"])
@@ -193,32 +165,25 @@ class SysV(object):
     def act(self, verb):
         if verb in ("start", "stop", "restart", "reload"):
             _checked([self.script, verb])
-        elif _which("update-rc.d"):
+        elif which("update-rc.d"):
             if verb == "enable" and not self.links("S") and not self.links("K"):
                 _checked(["update-rc.d", self.name, "defaults"])
             if verb == "disable" or not self.enabled():
                 _checked(["update-rc.d", self.name, verb])
-        elif _which("chkconfig"):
+        elif which("chkconfig"):
             if verb == "enable":
                 _checked(["chkconfig", "--add", self.name])
             _checked(["chkconfig", self.name, "on" if verb == "enable" else "off"])
         else:
-            raise ServiceError("cannot %s %s: neither update-rc.d nor chkconfig is installed"
-                               % (verb, self.name))
-
-
-def _which(program):
-    for folder in SAFE_PATH.split(":"):
-        if os.access(os.path.join(folder, program), os.X_OK):
-            return True
-    return False
+            raise Abort("cannot %s %s: neither update-rc.d nor chkconfig is installed"
+                        % (verb, self.name))
 
 
 def _checked(argv):
     rc, text = _run(argv)
     if rc != 0:
-        raise ServiceError("%s exited with %d%s" % (" ".join(argv), rc,
-                                                    ": " + _tail(text) if text else ""))
+        raise Abort("%s exited with %d%s" % (" ".join(argv), rc,
+                                             ": " + _tail(text) if text else ""))
 
 
 def _service(name):
@@ -254,36 +219,22 @@ def _apply(request, verb):
                 service.act(verb)
             state = service.state()
             if state != want_state:
-                raise ServiceError("%s %s ran but the service is %s" % (verb, name, state))
+                raise Abort("%s %s ran but the service is %s" % (verb, name, state))
     if want_enabled is not None and enabled_before != want_enabled:
         changed, enabled = True, want_enabled
         if not check:
             service.act(verb)
             enabled = service.enabled()
             if enabled != want_enabled:
-                raise ServiceError("%s %s ran but the service is still %s" % (
+                raise Abort("%s %s ran but the service is still %s" % (
                     verb, name, "enabled" if enabled else "disabled"))
     return {"state_before": state_before, "state": state, "enabled_before": enabled_before,
             "enabled": enabled, "changed": changed, "init": service.kind}
 
 
-def _handler(verb):
-    def action(request):
-        try:
-            return _apply(request, verb)
-        except ServiceError as error:
-            request.abort(str(error))
-            return {}
-
-    action.__name__ = verb
-    action.__doc__ = AGENT["actions"][verb]["description"]
-    return action
+def _serve(verb):
+    return lambda request: _apply(request, verb)
 
 
-status = _handler("status")
-start = _handler("start")
-stop = _handler("stop")
-restart = _handler("restart")
-reload = _handler("reload")
-enable = _handler("enable")
-disable = _handler("disable")
+#: Each declared action's function (the runtime's explicit binding; see docs/modules.md).
+ACTIONS = {verb: _serve(verb) for verb in AGENT["actions"]}

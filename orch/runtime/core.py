@@ -865,8 +865,15 @@ class Request(object):
 #: contains ":", so a helper cannot be mistaken for a module.
 HELPER_PREFIX = "helper:"
 
-#: Largest output ``run`` keeps of each stream, in bytes.
+#: Largest output ``run`` keeps of each stream, in bytes, unless the caller asks for less.
 RUN_OUTPUT_CAP = 1024 * 1024
+
+#: Bytes of the end of stderr ``run`` keeps even past the cap (``RunResult.stderr_end``).
+RUN_TAIL = 2000
+
+#: Output past the cap is cut from its temporary file once it grows this much further, so a
+#: command that floods its output cannot fill the disk (its last bytes are still kept).
+RUN_SPILL = 8 * 1024 * 1024
 
 #: PATH that ``run`` gives commands unless the caller passes ``env`` with its own.
 RUN_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -909,14 +916,20 @@ def action_function(namespace, action_name):
 
 
 class RunResult(object):
-    """What ``run`` returns: ``rc``, ``stdout`` and ``stderr`` (text), ``truncated``."""
+    """What ``run`` returns: ``rc``; ``stdout`` and ``stderr`` (text, each cut at the cap) with
+    ``stdout_truncated`` and ``stderr_truncated`` (``truncated``: either); ``stderr_end``, the
+    last RUN_TAIL bytes stderr ended with, even past the cap."""
 
-    def __init__(self, argv, rc, stdout, stderr, truncated):
+    def __init__(self, argv, rc, stdout, stderr, stdout_truncated=False,
+                 stderr_truncated=False, stderr_end=""):
         self.argv = argv
         self.rc = rc
         self.stdout = stdout
         self.stderr = stderr
-        self.truncated = truncated
+        self.stdout_truncated = stdout_truncated
+        self.stderr_truncated = stderr_truncated
+        self.truncated = stdout_truncated or stderr_truncated
+        self.stderr_end = stderr_end
 
     @property
     def ok(self):
@@ -928,52 +941,110 @@ class RunResult(object):
         return " | ".join(line for line in text.splitlines()[-lines:] if line.strip())
 
 
-def run(argv, stdin=None, timeout=None, cwd="/", env=None):
+class RunTimeout(Abort):
+    """``run``'s command outlived its ``timeout`` and its process group was killed. An Abort:
+    uncaught, the reply is Aborted with this message; ``argv`` and ``timeout`` are kept for a
+    module that words its own."""
+
+    def __init__(self, argv, timeout):
+        Abort.__init__(self, "%s did not finish within %gs" % (argv[0], timeout))
+        self.argv = argv
+        self.timeout = timeout
+
+
+def which(program):
+    """The path of ``program`` in a RUN_PATH folder (executable), else None: how a module tells
+    which tools a host has (systemctl or service, apt-get or dnf) before it runs one."""
+    for folder in RUN_PATH.split(":"):
+        path = os.path.join(folder, program)
+        if os.path.isfile(path) and os.access(path, os.X_OK):
+            return path
+    return None
+
+
+def run(argv, stdin=None, timeout=None, cwd="/", env=None, cap=RUN_OUTPUT_CAP,
+        merge_output=False):
     """Run ``argv`` (a list: never through a shell) and wait for it; a RunResult.
 
-    ``stdin`` is text or bytes given to the command (else /dev/null); ``timeout`` in seconds
-    kills the command's whole process group when it runs longer (Abort); ``env`` replaces the
-    minimal environment (PATH=RUN_PATH, LANG=C). Output goes to temporary files, not pipes, so
-    a daemon the command leaves behind cannot hold this action open; each stream keeps at most
-    RUN_OUTPUT_CAP bytes. A command that cannot be started is an Abort naming it.
+    The command runs in its own session (process group). ``stdin`` is text or bytes written to
+    it through a pipe (else it reads /dev/null); ``timeout`` seconds, or any exception while it
+    runs (the request's own timeout), kill its whole process group (a timeout raises
+    RunTimeout). ``env`` replaces the minimal environment (PATH=RUN_PATH, LANG=C).
+    Output goes to temporary files, not pipes, so a daemon the command leaves behind cannot
+    hold this action open; each stream keeps at most ``cap`` bytes (``merge_output``: stderr
+    goes into stdout, interleaved as written). A command that cannot be started is an Abort.
     """
     import subprocess
     import tempfile
+    import threading
 
     if isinstance(argv, str) or not argv or not all(isinstance(word, str) for word in argv):
         raise TypeError("run() takes a non-empty list of strings, not %r" % (argv,))
+    argv = list(argv)
     environ = env if env is not None else {"PATH": RUN_PATH, "LANG": "C", "LC_ALL": "C"}
     if isinstance(stdin, str):
         stdin = stdin.encode("utf-8")
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
-            tempfile.TemporaryFile() as given:
-        if stdin is not None:
-            given.write(stdin)
-            given.seek(0)
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         try:
             process = subprocess.Popen(
-                list(argv), stdin=given if stdin is not None else subprocess.DEVNULL,
-                stdout=out, stderr=err, close_fds=True, start_new_session=True, cwd=cwd,
-                env=environ)
+                argv, stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
+                stdout=out, stderr=subprocess.STDOUT if merge_output else err,
+                close_fds=True, start_new_session=True, cwd=cwd, env=environ)
         except OSError as error:
             raise Abort("cannot run %s: %s" % (argv[0], error.strerror or error))
+        if stdin is not None:  # from a thread: a command that writes before it reads
+            threading.Thread(target=_feed, args=(process.stdin, stdin), daemon=True).start()
+        done, spilled = threading.Event(), set()
+        watch = threading.Thread(target=_cut_floods, args=(done, (out, err), cap, spilled))
+        watch.start()
         try:
-            rc = process.wait(timeout=timeout)
+            process.wait(timeout=timeout)
         except BaseException as error:  # its timeout, or the request's: leave nothing behind
             _kill_group(process)
             if isinstance(error, subprocess.TimeoutExpired):
-                raise Abort("%s did not finish within %gs" % (argv[0], timeout))
+                raise RunTimeout(argv, timeout)
             raise
-        texts, truncated = [], False
+        finally:
+            done.set()
+            watch.join()  # before the files close: it must never touch a reused descriptor
+        texts, cut = [], []
         for stream in (out, err):
+            size = os.fstat(stream.fileno()).st_size
             stream.seek(0)
-            data = stream.read(RUN_OUTPUT_CAP + 1)
-            truncated = truncated or len(data) > RUN_OUTPUT_CAP
-            texts.append(data[:RUN_OUTPUT_CAP].decode("utf-8", "replace"))
-    return RunResult(list(argv), rc, texts[0], texts[1], truncated)
+            texts.append(stream.read(cap).decode("utf-8", "replace"))
+            cut.append(size > cap or stream in spilled)
+        err.seek(max(0, os.fstat(err.fileno()).st_size - RUN_TAIL))
+        end = err.read(RUN_TAIL)
+        if err in spilled:
+            end = end.replace(b"\x00", b"")  # a cut left a hole there
+    return RunResult(argv, process.returncode, texts[0], texts[1], cut[0], cut[1],
+                     end.decode("utf-8", "replace"))
+
+
+def _cut_floods(done, streams, cap, spilled):
+    """While the command runs, cut each output file back to ``cap`` bytes once it grows
+    RUN_SPILL past it: later writes land after a hole, which takes no disk."""
+    while not done.wait(0.25):
+        for stream in streams:
+            if os.fstat(stream.fileno()).st_size > cap + RUN_SPILL:
+                os.ftruncate(stream.fileno(), cap)
+                spilled.add(stream)
+
+
+def _feed(pipe, data):
+    try:
+        pipe.write(data)
+    except OSError:  # it exited, or closed its input, before reading all of it
+        pass
+    finally:
+        try:
+            pipe.close()
+        except OSError:
+            pass
 
 
 def _kill_group(process):
+    """SIGKILL the command's whole process group, then reap the command itself."""
     try:
         os.killpg(process.pid, signal.SIGKILL)
     except OSError:
@@ -1010,9 +1081,10 @@ def atomic_write(path, data, mode=None, uid=-1, gid=-1):
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-            if uid != -1 or gid != -1:
+            made = os.fstat(handle.fileno())  # born with this process's ids: chown if others
+            if (uid != -1 and made.st_uid != uid) or (gid != -1 and made.st_gid != gid):
                 os.fchown(handle.fileno(), uid, gid)
-            os.fchmod(handle.fileno(), mode)
+            os.fchmod(handle.fileno(), mode)  # after chown, which may clear setuid bits
         os.rename(temporary, path)
     except BaseException:
         try:
@@ -1020,16 +1092,21 @@ def atomic_write(path, data, mode=None, uid=-1, gid=-1):
         except OSError:
             pass
         raise
+    fsync_folder(folder)
+
+
+def fsync_folder(folder):
+    """Make a rename or unlink in ``folder`` durable (best effort: not every file system can)."""
     try:
-        folder_fd = os.open(folder, os.O_RDONLY)
+        descriptor = os.open(folder, os.O_RDONLY)
     except OSError:
         return
     try:
-        os.fsync(folder_fd)
+        os.fsync(descriptor)
     except OSError:
         pass
     finally:
-        os.close(folder_fd)
+        os.close(descriptor)
 
 
 def load_helper(name, source):
