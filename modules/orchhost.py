@@ -22,10 +22,12 @@ With ``restricted`` (``orch host init --restricted``, docs/trust.md) it also mak
     /etc/orch/trusted.d/<sha256> root:root 0644  one file per trusted runtime / module hash
     policy/{command,file,package,orchhost}.policy  deny but for the named operators (an
                                                    untouched open default is replaced)
-    /etc/sudoers.d/orch-gate     root:root 0440  lets the login user run only the gate as root
-                                                 (checked with visudo -c before it is written)
+    /etc/sudoers.d/orch-gate     root:root 0440  lets the login user run only the gate as root,
+                                                 keeping SSH_ORIGINAL_COMMAND (framing only;
+                                                 checked with visudo -c before it is written)
     ~<login user>/.ssh/authorized_keys  each operator's key line becomes
-        restrict,command="<this python> -I -S /usr/local/lib/orch/gate.py <operator>" <key>
+        restrict,command="/usr/bin/sudo -n -- <this python> -I -S /usr/local/lib/orch/gate.py
+        <operator>" <key>    (sudo at once: the gate's interpreter starts only once per login)
 
 ``trust`` adds hashes to /etc/orch/trusted.d/ (``orch host trust``).
 
@@ -148,6 +150,7 @@ DEFAULT_POLICIES = dict(
 
 GATE_DIR = "/usr/local/lib/orch"
 GATE_PATH = GATE_DIR + "/gate.py"
+SUDO = "/usr/bin/sudo"
 #: What restricted mode denies to everyone but the operators named in the policy.
 RESTRICTED_MODULES = ("command", "file", "package", "orchhost")
 RESTRICTED_POLICY = (POLICY_HEADER.replace("edit freely", "restricted mode; edit freely")
@@ -318,7 +321,9 @@ def _sudo_rule(plan, user):
     import tempfile
 
     rule = ("# written by 'orch host init --restricted': orch's gate runs as root\n"
-            "%s ALL=(root) NOPASSWD: %s -I -S %s *\n" % (user, sys.executable, GATE_PATH))
+            "Cmnd_Alias ORCH_GATE = %s -I -S %s *\n"
+            'Defaults!ORCH_GATE env_keep += "SSH_ORIGINAL_COMMAND"\n'
+            "%s ALL=(root) NOPASSWD: ORCH_GATE\n" % (sys.executable, GATE_PATH, user))
     path = _under_root("/etc/sudoers.d/orch-gate")
     if not os.path.isdir(os.path.dirname(path)):
         raise HostError("%s does not exist: restricted mode needs sudo" % os.path.dirname(path))
@@ -362,7 +367,8 @@ def _force_gate(plan, keys):
     for key in keys:
         operator, kind, blob = key.split(" ")
         needle = re.compile(r"(^|\s)%s %s(\s|$)" % (re.escape(kind), re.escape(blob)))
-        forced = 'restrict,command="%s -I -S %s %s" ' % (sys.executable, GATE_PATH, operator)
+        forced = 'restrict,command="%s -n -- %s -I -S %s %s" ' % (
+            SUDO, sys.executable, GATE_PATH, operator)
         hits = [index for index, line in enumerate(wanted) if needle.search(line)]
         if not hits:
             raise HostError("%s has no line for %s's key %s" % (path, operator, blob[-12:]))
