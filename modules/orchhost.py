@@ -19,6 +19,8 @@ others can write them (orch/runtime/core.py ``untrusted_file``), which is what t
 With ``restricted`` (``orch host init --restricted``, docs/trust.md) it also makes:
 
     /usr/local/lib/orch/gate.py  root:root 0644  orch's gate (orch/runtime/gate.py), replaced
+    /usr/local/lib/orch/gate.pyc root:root 0644  gate.py compiled by this python (what sshd
+                                                 runs: no compile per login; same code)
     /etc/orch/trusted.d/<sha256> root:root 0644  one file per trusted runtime / module hash
     policy/{command,file,package,orchhost}.policy  deny but for the named operators (an
                                                    untouched open default is replaced)
@@ -26,7 +28,7 @@ With ``restricted`` (``orch host init --restricted``, docs/trust.md) it also mak
                                                  keeping SSH_ORIGINAL_COMMAND (framing only;
                                                  checked with visudo -c before it is written)
     ~<login user>/.ssh/authorized_keys  each operator's key line becomes
-        restrict,command="/usr/bin/sudo -n -- <this python> -I -S /usr/local/lib/orch/gate.py
+        restrict,command="/usr/bin/sudo -n -- <this python> -I -S /usr/local/lib/orch/gate.pyc
         <operator>" <key>    (sudo at once: the gate's interpreter starts only once per login)
 
 ``trust`` adds hashes to /etc/orch/trusted.d/ (``orch host trust``).
@@ -150,6 +152,7 @@ DEFAULT_POLICIES = dict(
 
 GATE_DIR = "/usr/local/lib/orch"
 GATE_PATH = GATE_DIR + "/gate.py"
+GATE_CODE = GATE_DIR + "/gate.pyc"  # what the forced command runs (compiled from GATE_PATH)
 SUDO = "/usr/bin/sudo"
 #: What restricted mode denies to everyone but the operators named in the policy.
 RESTRICTED_MODULES = ("command", "file", "package", "orchhost")
@@ -303,6 +306,7 @@ def _restrict(plan, args, etc):
             plan.folder(_under_root(folder), 0o755)
     plan.folder(_under_root(GATE_DIR), 0o755)
     plan.file(_under_root(GATE_PATH), 0o644, gate, replace=True)
+    _compile_gate(plan)
     _trust(plan, args["trusted"], etc)
     operators = " ".join(sorted(set(args.get("allow") or
                                     [line.split(" ", 1)[0] for line in keys])))
@@ -315,6 +319,37 @@ def _restrict(plan, args, etc):
     _sudo_rule(plan, user)
 
 
+def _compile_gate(plan):
+    """gate.pyc from gate.py, by the interpreter the forced command names (deterministic, so a
+    second init finds it unchanged). sshd then runs bytecode: ~3 ms less CPU per login."""
+    import py_compile
+
+    source, target = _under_root(GATE_PATH), _under_root(GATE_CODE)
+    if plan.check_mode:
+        if not os.path.exists(target):
+            plan.created.append(target)
+        return
+    draft = "%s.orch-%d.tmp" % (target, os.getpid())
+    options = {}
+    if hasattr(py_compile, "PycInvalidationMode"):  # 3.7+: no timestamp, same bytes each time
+        options["invalidation_mode"] = py_compile.PycInvalidationMode.UNCHECKED_HASH
+    py_compile.compile(source, cfile=draft, dfile=GATE_PATH, doraise=True, **options)
+    with open(draft, "rb") as handle:
+        fresh = handle.read()
+    old = None
+    if os.path.exists(target):
+        with open(target, "rb") as handle:
+            old = handle.read()
+    if old == fresh:
+        os.unlink(draft)
+        plan._owner_and_mode(target, 0o644)
+        return
+    (plan.fixed if old is not None else plan.created).append(target)
+    os.chown(draft, 0, 0)
+    os.chmod(draft, 0o644)
+    os.rename(draft, target)
+
+
 def _sudo_rule(plan, user):
     """``/etc/sudoers.d/orch-gate``: the gate (and only it) may become root without a password."""
     import subprocess
@@ -323,7 +358,7 @@ def _sudo_rule(plan, user):
     rule = ("# written by 'orch host init --restricted': orch's gate runs as root\n"
             "Cmnd_Alias ORCH_GATE = %s -I -S %s *\n"
             'Defaults!ORCH_GATE env_keep += "SSH_ORIGINAL_COMMAND"\n'
-            "%s ALL=(root) NOPASSWD: ORCH_GATE\n" % (sys.executable, GATE_PATH, user))
+            "%s ALL=(root) NOPASSWD: ORCH_GATE\n" % (sys.executable, GATE_CODE, user))
     path = _under_root("/etc/sudoers.d/orch-gate")
     if not os.path.isdir(os.path.dirname(path)):
         raise HostError("%s does not exist: restricted mode needs sudo" % os.path.dirname(path))
@@ -368,7 +403,7 @@ def _force_gate(plan, keys):
         operator, kind, blob = key.split(" ")
         needle = re.compile(r"(^|\s)%s %s(\s|$)" % (re.escape(kind), re.escape(blob)))
         forced = 'restrict,command="%s -n -- %s -I -S %s %s" ' % (
-            SUDO, sys.executable, GATE_PATH, operator)
+            SUDO, sys.executable, GATE_CODE, operator)
         hits = [index for index, line in enumerate(wanted) if needle.search(line)]
         if not hits:
             raise HostError("%s has no line for %s's key %s" % (path, operator, blob[-12:]))

@@ -6,7 +6,8 @@ be sshd's forced command and really check the hashes. A lab host is not a machin
 the gate is installed as a copy aimed at the lab's root-owned folders (``gate.configured``: only
 its path constants differ) instead of this machine's ``/etc/orch``:
 
-    <lab>/gate/                 root 0755  gate.py (root 0644) and audit.log (gate refusals)
+    <lab>/gate/                 root 0755  gate.py, gate.pyc (what sshd runs; root 0644) and
+                                           audit.log (gate refusals before a host is known)
     <lab>/gate/trusted.d/<sha>  root 0644  this orch's runtime and shipped modules
     <lab>/gate/cache/           root 0755  the gate's compiled runtimes
     <lab>/hosts/<name>/         root       each host's state (policy, callers, audit.log) is
@@ -36,7 +37,8 @@ OPERATOR = "labadmin"  # the name the open lab's callers files give the lab key
 
 
 def gate_path(lab_dir: Path) -> Path:
-    return Path(lab_dir) / "gate" / "gate.py"
+    """The compiled gate the forced command runs (``gate.py`` next to it is its source)."""
+    return Path(lab_dir) / "gate" / "gate.pyc"
 
 
 def sudo_rule_path(lab_dir: Path) -> Path:
@@ -84,7 +86,17 @@ def install(lab_dir: Path, user: str, client_pub: str) -> None:
     source = gate.configured(TRUSTED_DIR=str(trusted), AUDIT_LOG=str(folder / "audit.log"),
                              STATE_DIR=str(lab_dir / "hosts"), CACHE_DIR=str(folder / "cache"),
                              LAB_DIR=str(lab_dir))
-    _root_file(gate_path(lab_dir), source, 0o644)
+    _root_file(folder / "gate.py", source, 0o644)
+    compiled = subprocess.run(  # by the hosts' interpreter, as orchhost does on a host
+        [PYTHON, "-I", "-S", "-c", "import py_compile, sys; py_compile.compile(sys.argv[1], "
+         "cfile=sys.argv[2], doraise=True, invalidation_mode="
+         "py_compile.PycInvalidationMode.UNCHECKED_HASH)", str(folder / "gate.py"),
+         str(folder / "gate.pyc.tmp")], capture_output=True, text=True)
+    if compiled.returncode != 0:
+        raise sshd.LabError(f"cannot compile the lab gate: {compiled.stderr.strip()}")
+    os.chown(folder / "gate.pyc.tmp", 0, 0)
+    (folder / "gate.pyc.tmp").chmod(0o644)
+    (folder / "gate.pyc.tmp").replace(gate_path(lab_dir))
     for root, dirs, files in os.walk(lab_dir / "hosts"):
         if Path(root).name == "app":
             dirs[:] = []  # the app server (run as the login user) writes its pidfile here

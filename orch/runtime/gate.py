@@ -1,6 +1,6 @@
 """orch's gate: the forced command of a restricted orch key (``orch host init --restricted``).
 
-sshd runs ``/usr/bin/sudo -n -- <python> -I -S /usr/local/lib/orch/gate.py <operator>`` for the
+sshd runs ``/usr/bin/sudo -n -- <python> -I -S /usr/local/lib/orch/gate.pyc <operator>`` for the
 orch key whatever the client asked (``authorized_keys``: ``restrict,command="..."``; the sudo
 rule ``/etc/sudoers.d/orch-gate`` allows that command only); ``$SSH_ORIGINAL_COMMAND`` never
 decides what runs. The gate:
