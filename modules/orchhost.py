@@ -432,7 +432,10 @@ def trust(request):
     if os.geteuid() != 0:
         request.abort("orchhost#trust must run as root: use 'orch host trust -b'")
         return {}
-    etc = _under_root("/etc/orch")
+    # The gate's state folder when it started this runtime (/etc/orch on a host, the host's own
+    # folder in a restricted lab): that is where it reads trusted.d from.
+    gated = getattr(sys.modules.get("orch_runtime"), "GATE", None)
+    etc = request.host.state_dir if gated and ROOT == "/" else _under_root("/etc/orch")
     if not os.path.isdir(etc):
         request.abort("%s does not exist: run 'orch host init --restricted' first" % etc)
         return {}

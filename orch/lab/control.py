@@ -7,7 +7,7 @@ import fcntl
 import shutil
 import socket
 import urllib.request
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from orch.errors import InputError, Where
@@ -113,6 +113,8 @@ def _up(lab_dir: Path, n: int | None, port: int | None, inventory_out: str | Pat
     if max_apps is None:  # kept while the topology stays, else back to the default
         max_apps = previous.max_apps if previous and previous.n == n else DEFAULT_MAX_APPS
     hosts = layout.topology(n)
+    if restrict:  # restricted hosts are trusted new code through orchhost (orch host trust)
+        hosts = [replace(host, agents=(*host.agents, "orchhost")) for host in hosts]
     if inventory_out is None and previous:
         inventory_out = previous.inventory
     if previous and (previous.n != n or previous.max_apps != max_apps

@@ -8,10 +8,11 @@ its path constants differ) instead of this machine's ``/etc/orch``:
 
     <lab>/gate/                 root 0755  gate.py, gate.pyc (what sshd runs; root 0644) and
                                            audit.log (gate refusals before a host is known)
-    <lab>/gate/trusted.d/<sha>  root 0644  this orch's runtime and shipped modules
     <lab>/gate/cache/           root 0755  the gate's compiled runtimes
     <lab>/hosts/<name>/         root       each host's state (policy, callers, audit.log) is
                                            root's; app/ stays the login user's (its app server)
+    <lab>/hosts/<name>/trusted.d/<sha>     this orch's runtime and shipped modules, per host
+                                           (as /etc/orch/trusted.d: ``orch host trust`` adds)
     <lab>/authorized_keys       root 0644  ``restrict,command="sudo -n -- <python> -I -S <gate>
                                            labadmin"``
     /etc/sudoers.d/orch-lab-<id> root 0440 the login user may run only that gate as root
@@ -72,18 +73,16 @@ def install(lab_dir: Path, user: str, client_pub: str) -> None:
                          Where(path="--restricted"))
     lab_dir = Path(lab_dir)
     folder = lab_dir / "gate"
-    trusted = folder / "trusted.d"
-    for path in (folder, trusted):
-        path.mkdir(mode=0o755, exist_ok=True)
-        os.chown(path, 0, 0)
-        path.chmod(0o755)
-    wanted = {digest for digest, _ in trusted_lines()}
-    for entry in trusted.iterdir():
-        if entry.name not in wanted:
-            entry.unlink()  # an older orch's code is not trusted any more
-    for digest, what in trusted_lines():
-        _root_file(trusted / digest, what + "\n", 0o644)
-    source = gate.configured(TRUSTED_DIR=str(trusted), AUDIT_LOG=str(folder / "audit.log"),
+    lines = trusted_lines()
+    for host in sorted((lab_dir / "hosts").iterdir()):
+        trusted = host / "trusted.d"
+        for path in (folder, trusted):
+            path.mkdir(mode=0o755, exist_ok=True)
+            os.chown(path, 0, 0)
+            path.chmod(0o755)
+        for digest, what in lines:
+            _root_file(trusted / digest, what + "\n", 0o644)
+    source = gate.configured(TRUSTED_DIR=str(lab_dir / "hosts"), AUDIT_LOG=str(folder / "audit.log"),
                              STATE_DIR=str(lab_dir / "hosts"), CACHE_DIR=str(folder / "cache"),
                              LAB_DIR=str(lab_dir))
     _root_file(folder / "gate.py", source, 0o644)

@@ -38,7 +38,7 @@ TRUSTED_DIR = "/etc/orch/trusted.d"
 AUDIT_LOG = "/var/log/orch/audit.log"
 STATE_DIR = "/etc/orch"
 CACHE_DIR = "/var/cache/orch/gate"
-LAB_DIR = None  # lab only: state and audit log in LAB_DIR/addr/<the connection's local address>
+LAB_DIR = None  # lab only: state, trusted.d and audit log in LAB_DIR/addr/<local address>
 
 SUDO = "/usr/bin/sudo"
 READY = b"\x00orch-ready\n"
@@ -62,13 +62,15 @@ def refuse(caller, reason, audit_log=None):
     sys.exit("orch gate: %s" % reason)
 
 
-def trusted_hashes():
-    """The SHA-256 hex names of files in TRUSTED_DIR; nothing when root does not own it all."""
+def trusted_hashes(folder=None):
+    """The SHA-256 hex names of files in ``folder`` (TRUSTED_DIR); nothing when root does not
+    own it all."""
+    folder = folder or TRUSTED_DIR
     found = set()
-    if not os.path.isdir(TRUSTED_DIR) or _writable_by_others(TRUSTED_DIR):
+    if not os.path.isdir(folder) or _writable_by_others(folder):
         return found
-    for name in os.listdir(TRUSTED_DIR):
-        if HASH.match(name) and not _writable_by_others(os.path.join(TRUSTED_DIR, name)):
+    for name in os.listdir(folder):
+        if HASH.match(name) and not _writable_by_others(os.path.join(folder, name)):
             found.add(name)
     return found
 
@@ -195,7 +197,7 @@ def main(argv):
         os.write(1, READY)
     source = read_runtime(caller, audit_log)
     digest = sha256_hex(source)
-    trusted = trusted_hashes()
+    trusted = trusted_hashes(os.path.join(state_dir, "trusted.d") if LAB_DIR else TRUSTED_DIR)
     if digest not in trusted:
         refuse(caller, "runtime sha256 %s is not trusted on this host "
                        "(run 'orch host trust' with this orch version)" % digest, audit_log)
