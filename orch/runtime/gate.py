@@ -15,7 +15,7 @@ decides what runs. The gate:
 3. otherwise writes ``result=refused`` to the audit log and exits with one line on stderr that
    names the hash it got (the controller shows it);
 4. compiles the trusted source itself, once per runtime version: the code object is kept in
-   ``/var/cache/orch/gate/<sha256>-<python>.code`` (root's, read only when root owns it and
+   ``/usr/local/lib/orch/cache/<sha256>-<python>.code`` (root's, read only when root owns it and
    its folder and nobody else can write them), because compiling core.py on every login cost
    more host CPU than the rest of the gate together (bench/REPORT.md, restricted);
 5. hands the runtime its caller and the trusted hashes in ``__orch_gate__``, set on the module
@@ -37,7 +37,7 @@ import sys
 TRUSTED_DIR = "/etc/orch/trusted.d"
 AUDIT_LOG = "/var/log/orch/audit.log"
 STATE_DIR = "/etc/orch"
-CACHE_DIR = "/var/cache/orch/gate"
+CACHE_DIR = "/usr/local/lib/orch/cache"  # next to the gate: one root folder holds it all
 LAB_DIR = None  # lab only: state, trusted.d and audit log in LAB_DIR/addr/<local address>
 
 SUDO = "/usr/bin/sudo"
