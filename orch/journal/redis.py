@@ -11,7 +11,14 @@ import json
 
 from orch.errors import InputError, OrchError, Where
 from orch.journal.locks import Holder, owner_alive, refuse, this_owner
-from orch.journal.store import DONE_STATUSES, RunRecord, StepRecord, run_status
+from orch.journal.store import (
+    DONE_STATUSES,
+    RunRecord,
+    StepRecord,
+    host_mode,
+    mode_counts,
+    run_status,
+)
 from orch.output import events as ev
 
 PREFIX = "orch:journal:"
@@ -133,9 +140,12 @@ class RedisJournal:
             return None
         failed = json.loads(row.get("failed") or "{}")
         unreachable = json.loads(row.get("unreachable") or "{}")
-        hosts = {event["host"] for event in self._events(run_id)
+        events = self._events(run_id)
+        hosts = {event["host"] for event in events
                  if event["type"] in ("HostReplied", "HostUnreachable", "HostSkipped")
                  and event.get("final", True)}
+        modes = {event["host"]: host_mode(event.get("mode", ""), event.get("message", ""))
+                 for event in events if event["type"] == "HostReplied"}
         bad = set(failed) | set(unreachable)
         return RunRecord(
             run_id=run_id, name=row.get("name", ""), kind=row.get("kind", ""),
@@ -147,7 +157,7 @@ class RedisJournal:
             message=row.get("message", ""),
             hosts_ok=len(hosts - bad), hosts_failed=len(bad), failed=failed,
             unreachable=unreachable, owner=row.get("owner", ""),
-            play_hash=row.get("play_hash", ""))
+            play_hash=row.get("play_hash", ""), modes=mode_counts(modes))
 
     def steps(self, run_id: str) -> list[StepRecord]:
         steps: dict[str, StepRecord] = {}
@@ -160,8 +170,10 @@ class RedisJournal:
             elif kind in ("HostReplied", "HostUnreachable", "HostSkipped"):
                 status = ("Unreachable" if kind == "HostUnreachable"
                           else event.get("status") or "Skipped")
-                entry = hosts.setdefault(step, {}).setdefault(event["host"],
-                                                              {"host": event["host"], "attempts": 0})
+                entry = hosts.setdefault(step, {}).setdefault(
+                    event["host"], {"host": event["host"], "attempts": 0, "mode": ""})
+                entry["mode"] = host_mode(event.get("mode", ""),
+                                          event.get("message", "")) or entry["mode"]
                 if kind != "HostSkipped":
                     entry["attempts"] = max(entry["attempts"], event["attempt"])
                 if event.get("final", True) or "status" not in entry:

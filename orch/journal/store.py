@@ -41,7 +41,24 @@ CREATE TABLE IF NOT EXISTS locks (host TEXT PRIMARY KEY, run_id TEXT, owner TEXT
 """
 
 DONE_STATUSES = ("OK", "Skipped")
-ATTEMPT_COLUMNS = "run_id, step, host, attempt, status, message, data, elapsed, final, at, caller"
+ATTEMPT_COLUMNS = ("run_id, step, host, attempt, status, message, data, elapsed, final, at, "
+                   "caller, mode")
+#: How a runtime refused by a restricted host's gate (no hello, so no mode) reads.
+GATE_REFUSAL = "orch gate: "
+
+
+def host_mode(mode: str, message: str) -> str:
+    """open | restricted | '' (unknown): the hello's mode, else restricted when the gate spoke."""
+    return mode or ("restricted" if GATE_REFUSAL in (message or "") else "")
+
+
+def mode_counts(modes: dict) -> dict:
+    """host -> mode  →  mode -> number of hosts (hosts of unknown mode left out)."""
+    counts: dict = {}
+    for mode in modes.values():
+        if mode:
+            counts[mode] = counts.get(mode, 0) + 1
+    return dict(sorted(counts.items(), key=lambda item: (item[0] != "restricted", item[0])))
 
 
 @dataclass
@@ -64,6 +81,7 @@ class RunRecord:
     unreachable: dict = field(default_factory=dict)
     owner: str = ""  # "machine:pid" of the controller that ran it
     play_hash: str = ""  # sha256 of the play file (plays only)
+    modes: dict = field(default_factory=dict)  # open|restricted -> hosts (their hellos)
 
 
 ABANDON_AFTER = 6 * 3600  # a run of another machine still "running" after this is abandoned
@@ -92,7 +110,7 @@ class StepRecord:
     unreachable: int
     failed: bool
     reason: str
-    hosts: list  # of dicts: host status message attempts elapsed data
+    hosts: list  # of dicts: host status message attempts elapsed data mode
     finished: bool = True  # StepDone arrived (False: the run stopped inside this step)
     pending: list = field(default_factory=list)  # hosts without a final result
 
@@ -119,8 +137,9 @@ class Journal:
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(SCHEMA)
             columns = {row[1] for row in self._db.execute("PRAGMA table_info(attempts)")}
-            if "caller" not in columns:  # journals written before hosts' callers were kept
-                self._db.execute("ALTER TABLE attempts ADD COLUMN caller TEXT DEFAULT ''")
+            for column in ("caller", "mode"):  # journals written before these were kept
+                if column not in columns:
+                    self._db.execute(f"ALTER TABLE attempts ADD COLUMN {column} TEXT DEFAULT ''")
             columns = {row[1] for row in self._db.execute("PRAGMA table_info(runs)")}
             for column in ("owner", "play_hash"):  # journals written before these were kept
                 if column not in columns:
@@ -164,16 +183,16 @@ class Journal:
                        (run_id, event.step, event.module, event.action, event.at, len(event.hosts),
                         self._seq, json.dumps(list(event.hosts))))
         elif isinstance(event, ev.HostReplied):
-            db.execute(f"INSERT INTO attempts ({ATTEMPT_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            db.execute(f"INSERT INTO attempts ({ATTEMPT_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                        (run_id, event.step, event.host, event.attempt, event.status, event.message,
                         json.dumps(event.data, default=str), event.elapsed, int(event.final), event.at,
-                        event.caller))
+                        event.caller, host_mode(event.mode, event.message)))
         elif isinstance(event, ev.HostUnreachable):
-            db.execute(f"INSERT INTO attempts ({ATTEMPT_COLUMNS[:-8]}) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            db.execute(f"INSERT INTO attempts ({ATTEMPT_COLUMNS[:-14]}) VALUES (?,?,?,?,?,?,?,?,?,?)",
                        (run_id, event.step, event.host, event.attempt, "Unreachable", event.reason,
                         "{}", event.elapsed, int(event.final), event.at))
         elif isinstance(event, ev.HostSkipped):
-            db.execute(f"INSERT INTO attempts ({ATTEMPT_COLUMNS[:-8]}) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            db.execute(f"INSERT INTO attempts ({ATTEMPT_COLUMNS[:-14]}) VALUES (?,?,?,?,?,?,?,?,?,?)",
                        (run_id, event.step, event.host, 0, event.status, event.reason, "{}", 0.0, 1,
                         event.at))
         elif isinstance(event, ev.StepDone):
@@ -261,6 +280,9 @@ class Journal:
                 return None
             hosts = self._db.execute(
                 "SELECT DISTINCT host FROM attempts WHERE run_id=? AND final=1", (run_id,)).fetchall()
+            modes = dict(self._db.execute(
+                "SELECT host, mode FROM attempts WHERE run_id=? AND mode != '' ORDER BY rowid",
+                (run_id,)).fetchall())
         failed = json.loads(row[10]) if row[10] else {}
         unreachable = json.loads(row[11]) if row[11] else {}
         bad = set(failed) | set(unreachable)
@@ -270,7 +292,7 @@ class Journal:
             status=run_status(row[8], row[12] or "", row[6]),
             message=row[9] or "", hosts_ok=len({host for (host,) in hosts} - bad),
             hosts_failed=len(bad), failed=failed, unreachable=unreachable, owner=row[12] or "",
-            play_hash=row[13] or "")
+            play_hash=row[13] or "", modes=mode_counts(modes))
 
     def steps(self, run_id: str) -> list[StepRecord]:
         """Per-step, per-host results of one run, steps in the order they started."""
@@ -279,12 +301,14 @@ class Journal:
                 "SELECT step, module, action, okcount, failcount, unreachable, failed, reason,"
                 " finished, hosts FROM steps WHERE run_id=? ORDER BY seq", (run_id,)).fetchall()
             attempts = self._db.execute(
-                "SELECT step, host, attempt, status, message, data, elapsed, final FROM attempts"
-                " WHERE run_id=? ORDER BY rowid", (run_id,)).fetchall()
+                "SELECT step, host, attempt, status, message, data, elapsed, final, mode"
+                " FROM attempts WHERE run_id=? ORDER BY rowid", (run_id,)).fetchall()
         by_step: dict[str, dict[str, dict]] = {}
         finals: dict[str, set[str]] = {}
-        for step, host, attempt, status, message, data, elapsed, final in attempts:
-            entry = by_step.setdefault(step, {}).setdefault(host, {"host": host, "attempts": 0})
+        for step, host, attempt, status, message, data, elapsed, final, mode in attempts:
+            entry = by_step.setdefault(step, {}).setdefault(host, {"host": host, "attempts": 0,
+                                                                   "mode": ""})
+            entry["mode"] = mode or entry["mode"]
             if status != "Skipped":
                 entry["attempts"] = max(entry["attempts"], attempt)
             if final and status != "NotRun":

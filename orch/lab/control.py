@@ -7,11 +7,11 @@ import fcntl
 import shutil
 import socket
 import urllib.request
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from orch.errors import InputError, Where
-from orch.lab import layout, processes, services, sshd
+from orch.lab import layout, processes, restricted, services, sshd
 from orch.lab.layout import LabHost, LabSettings
 
 DEFAULT_PORT = 2222
@@ -87,8 +87,11 @@ def _locked(lab_dir: Path):
 
 
 def up(lab_dir: str | Path, n: int | None = None, port: int | None = None,
-       inventory_out: str | Path | None = None, max_apps: int | None = None) -> LabStatus:
+       inventory_out: str | Path | None = None, max_apps: int | None = None,
+       restrict: bool = False) -> LabStatus:
     """Make the lab's files and start whatever of it is not running; harmless when run twice.
+
+    ``restrict``: the restricted lab (orch/lab/restricted.py); switching mode rebuilds the lab.
 
     A running lab with the same topology is left alone (only dead services are restarted);
     a different ``-n`` stops the old lab first and rebuilds it with the same keys.
@@ -100,19 +103,22 @@ def up(lab_dir: str | Path, n: int | None = None, port: int | None = None,
         layout.topology(n)  # refuses bad sizes before anything is made
     _check_reachable(lab_dir, sshd.login_user())
     with _locked(lab_dir):
-        return _up(lab_dir, n, port, inventory_out, max_apps)
+        return _up(lab_dir, n, port, inventory_out, max_apps, restrict)
 
 
 def _up(lab_dir: Path, n: int | None, port: int | None, inventory_out: str | Path | None,
-        max_apps: int | None) -> LabStatus:
+        max_apps: int | None, restrict: bool = False) -> LabStatus:
     previous = LabSettings.load(lab_dir)
     n = n if n is not None else (previous.n if previous else DEFAULT_N)
     if max_apps is None:  # kept while the topology stays, else back to the default
         max_apps = previous.max_apps if previous and previous.n == n else DEFAULT_MAX_APPS
     hosts = layout.topology(n)
+    if restrict:  # restricted hosts are trusted new code through orchhost (orch host trust)
+        hosts = [replace(host, agents=(*host.agents, "orchhost")) for host in hosts]
     if inventory_out is None and previous:
         inventory_out = previous.inventory
     if previous and (previous.n != n or previous.max_apps != max_apps
+                     or previous.restricted != restrict
                      or (port and port != previous.port)):
         _down(lab_dir)
         if port and port != previous.port:
@@ -131,6 +137,7 @@ def _up(lab_dir: Path, n: int | None, port: int | None, inventory_out: str | Pat
         inventory_out = Path.cwd() / "inventories" / "lab.yml"
     inventory = Path(inventory_out).expanduser().resolve()
     settings = _choose_ports(previous, port, running_sshd, lab_dir, n, user, max_apps, inventory)
+    settings.restricted = restrict
 
     host_pub, client_pub = sshd.ensure_keys(lab_dir)
     bin_dir = lab_dir / "bin"
@@ -158,6 +165,8 @@ def _up(lab_dir: Path, n: int | None, port: int | None, inventory_out: str | Pat
         started.append("webhook")
     started += services.start_apps(lab_dir, apps[:max_apps], settings)
     services.wait_servers_up(lab_dir, lb, [app.name for app in apps[:max_apps]])
+    if restrict:  # last: starting services gives their folders to the login user
+        restricted.install(lab_dir, user, client_pub)
     result = status(lab_dir)
     result.started = started
     return result
@@ -298,6 +307,7 @@ def _down(lab_dir: Path) -> list[int]:
     # find sshd's per-connection processes while they are still its children, then stop the
     # listener first so no new session starts while the rest stop
     pids = processes.lab_processes(lab_dir, [pid for pid in roots if pid])
+    restricted.remove(lab_dir)
     if sshd_pid:
         processes.terminate([sshd_pid])
     stopped = processes.terminate([pid for pid in pids if pid != sshd_pid])

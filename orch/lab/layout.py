@@ -52,6 +52,7 @@ class LabSettings:
     max_apps: int
     inventory: str
     inventory_ini: str
+    restricted: bool = False  # orch lab up --restricted (orch/lab/restricted.py)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2) + "\n"

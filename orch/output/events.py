@@ -102,6 +102,7 @@ class HostReplied(Event):
     final: bool = True
     changed: bool | None = None  # the reply said whether the action changed anything
     caller: str = ""  # the identity the host verified and audited
+    mode: str = ""  # open | restricted: the host's trust mode (its hello; docs/trust.md)
     at: float = field(default_factory=_now)
 
 

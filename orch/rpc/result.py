@@ -20,6 +20,7 @@ class HostResult:
     tries: int
     changed: bool | None = None  # what the reply said; None when it did not say
     caller: str = ""  # the identity the host verified (its hello)
+    mode: str = ""  # open | restricted (its hello)
 
     @property
     def ok(self) -> bool:

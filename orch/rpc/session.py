@@ -180,7 +180,8 @@ class RpcSession:
             else:
                 self.sink(ev.HostReplied(step_id, host.name, outcome.status, outcome.message,
                                          outcome.data, round(outcome.elapsed, 3), attempt, final,
-                                         changed=outcome.changed, caller=outcome.caller))
+                                         changed=outcome.changed, caller=outcome.caller,
+                                         mode=outcome.mode))
             if final:
                 break
             await asyncio.sleep(options.try_sleep)
@@ -254,7 +255,7 @@ class RpcSession:
                           data if isinstance(data, dict) else {"value": data},
                           time.monotonic() - started, attempt,
                           changed if isinstance(changed, bool) else None,
-                          str(channel.hello.get("caller") or ""))
+                          str(channel.hello.get("caller") or ""), str(channel.hello.get("mode") or ""))
 
 
 def runtime_settings(host, options: CallOptions, config, password: str | None = None):

@@ -1384,9 +1384,10 @@ def main(environ=None):
     input_stream, output_stream = _take_protocol_streams()
 
     # 1. Where this host keeps its state (a real host's default folder is made on first use).
-    state_dir = ETC_DIR if GATE else resolve_state_dir(environ)
-    audit_path = os.path.join(LOG_DIR, "audit.log") if GATE else resolve_audit_log(
-        environ, state_dir)
+    #    In restricted mode the gate (root's code) says where: /etc/orch on a host.
+    state_dir = GATE.get("state_dir", ETC_DIR) if GATE else resolve_state_dir(environ)
+    audit_path = GATE.get("audit_log", os.path.join(LOG_DIR, "audit.log")) if GATE else (
+        resolve_audit_log(environ, state_dir))
     for folder in (state_dir, os.path.dirname(audit_path)):
         if folder == _default_state_dir(environ) and not os.path.exists(folder):
             os.makedirs(folder, 0o700)

@@ -140,6 +140,25 @@ def test_open_mode_a_modified_runtime_and_an_unknown_module_run(lab):
     assert [reply["status"] for reply in replies(result)] == ["OK"], result.stdout
 
 
+def test_open_mode_the_policy_callers_and_audit_log_are_the_login_users(lab):
+    result = lab.ssh("mkdir -p ~/.orch/policy && "
+                     "printf 'policy default allow\\n' > ~/.orch/policy/command.policy && "
+                     "echo 'SHA256:x ops' > ~/.orch/callers && echo forged >> ~/.orch/audit.log")
+    assert result.returncode == 0, result.stderr
+    state = Path(lab.web4["home"]) / ".orch"
+    assert (state / "policy" / "command.policy").read_text() == "policy default allow\n"
+    assert "forged" in (state / "audit.log").read_text().splitlines()
+    for name in ("policy/command.policy", "callers"):
+        (state / name).unlink()
+
+
+def test_open_mode_denied_actions_run_and_the_caller_is_not_the_keys(lab):
+    result = lab.call("command.run", "command=id -u", key=lab.guest_key, user="ops")
+    [reply] = replies(result)
+    assert reply["status"] == "OK", reply  # no policy binds the key holder
+    assert reply["caller"] == lab.fleet.user  # not "guest" (the key), not "ops" (claimed)
+
+
 # --- restricted mode ------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
@@ -167,8 +186,12 @@ def test_the_honest_runtime_runs_as_the_operator_the_key_names(restricted):
 def test_the_gate_needs_only_its_own_sudo_rule(restricted):
     rule = restricted.host_dir / "sudoers.d" / "orch-gate"
     assert rule.read_text().endswith(
-        f"{restricted.fleet.user} ALL=(root) NOPASSWD: {restricted.web4['python']} -I -S "
-        f"/usr/local/lib/orch/gate.py *\n")
+        f"Cmnd_Alias ORCH_GATE = {restricted.web4['python']} -I -S "
+        f"/usr/local/lib/orch/gate.pyc *\n"
+        'Defaults!ORCH_GATE env_keep += "SSH_ORIGINAL_COMMAND"\n'
+        f"{restricted.fleet.user} ALL=(root) NOPASSWD: ORCH_GATE\n")
+    assert (f'restrict,command="/usr/bin/sudo -n -- {restricted.web4["python"]} -I -S '
+            '/usr/local/lib/orch/gate.pyc ops" ') in restricted.keys_file.read_text()
     fleet_rule = restricted.host_dir / "sudoers.d" / "fleet"
     saved = fleet_rule.read_text()
     fleet_rule.unlink()  # no NOPASSWD ALL any more: only the gate's rule
@@ -246,3 +269,22 @@ def test_orch_host_trust_pins_a_new_module(restricted):
     result = restricted.call("pwn.run")
     [reply] = replies(result)
     assert reply["status"] == "OK" and reply["data"]["uid"] == 0, reply
+
+
+def test_a_changed_module_is_refused_naming_its_hash_until_trusted(restricted):
+    folder = restricted.folder / "changed"
+    folder.mkdir()
+    source = (REPO / "modules" / "nrpe.py").read_text() + "# one line more\n"
+    (folder / "nrpe.py").write_text(source)
+    (folder / "orch.cfg").write_text((restricted.folder / "orch.cfg").read_text().replace(
+        "module_paths = ", f"module_paths = {folder}:"))
+    digest = hashlib.sha256(source.encode()).hexdigest()
+    result = orch(folder, "call", "nrpe.runcommand", "command=check_load", "-I", "web4")
+    assert result.returncode == 1
+    assert f"web4: Aborted: module nrpe sha256 {digest} is not trusted on this host" in result.stdout
+    assert " agent=nrpe " in restricted.audit[-1] and " result=refused " in restricted.audit[-1]
+    trusted = orch(folder, "host", "trust", "nrpe", "-I", "web4", "-b", "--batch", "1")
+    assert trusted.returncode == 0, trusted.stdout + trusted.stderr
+    assert (restricted.host_dir / "etc-upper" / "orch" / "trusted.d" / digest).exists()
+    result = orch(folder, "call", "nrpe.runcommand", "command=check_load", "-I", "web4")
+    assert "is not trusted" not in result.stdout, result.stdout

@@ -23,6 +23,7 @@ DESCRIPTION = """Set the selected hosts up for orch by calling orchhost.init on 
   orch host init -I web1 --caller rip=~/.ssh/id_ed25519.pub
   orch host init -I web1 -b --restricted --caller rip=~/.ssh/orch.pub
   orch host trust -b -C web                 # after an upgrade: trust this version's code
+  orch host trust appmgr -b --batch 1 --batch-sleep 10   # a rolling trust, one host at a time
   orch host init -C web --caller alice=SHA256:abc... --check
 
 Idempotent: a host already set up reports "unchanged". Existing files keep their content
@@ -35,7 +36,9 @@ operators given. Once /etc/orch exists the runtime reads its state there (see
 /etc/orch/trusted.d/, and denies command, file, package and orchhost to all but those callers.
 'orch host trust [MODULE...]' pins the runtime and the given modules (default: all) of this
 orch; run it from a version the hosts already trust, with --runtime pointing at the new
-version's orch/runtime/core.py, before rolling the new version out.
+version's orch/runtime/core.py, before rolling the new version out. A host that refuses
+code it does not trust names the module and the hash it got ('orch call' lists them under
+Failed hosts), so a half-trusted fleet shows which hosts still need 'orch host trust'.
 
 Exit 0 when every host answered OK, 1 when some failed or were unreachable, 2 for bad input."""
 

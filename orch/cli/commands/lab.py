@@ -33,6 +33,9 @@ def configure(parser) -> None:
     parser.add_argument("--max-apps", type=int, default=None, metavar="N",
                         help="start app services on at most N dev hosts (default 50: a Python "
                         "app server per host would eat memory at -n 1000)")
+    parser.add_argument("--restricted", action="store_true",
+                        help="up: restricted mode, orch's gate as the forced command, pinned "
+                        "code (docs/trust.md; root only)")
     parser.add_argument("--json", action="store_true", help="print the lab's status as JSON")
 
 
@@ -63,7 +66,7 @@ def run(args, env) -> int:
         elif not (lab_dir / "lab.json").exists():
             inventory = _default_inventory(config, Path(env.cwd))
         result = lab.up(lab_dir, n=args.n, port=args.port, inventory_out=inventory,
-                        max_apps=args.max_apps)
+                        max_apps=args.max_apps, restrict=args.restricted)
     elif args.action == "status":
         result = lab.status(lab_dir)
     else:

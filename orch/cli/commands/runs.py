@@ -4,8 +4,9 @@ from __future__ import annotations
 
 HELP = "the journal: past runs, and per-step per-host results of one run"
 DESCRIPTION = """\
-  orch runs            the latest runs: id, when, play, status, hosts ok/failed
-  orch runs RUN_ID     one run: its inputs, then every step with each host's result
+  orch runs            the latest runs: id, when, play, status, hosts ok/failed, and the
+                       hosts' trust modes from their hellos (restricted 3, open 2)
+  orch runs RUN_ID     one run: its inputs, then every step with each host's result and mode
 Add --json for machine-readable output."""
 
 
@@ -35,11 +36,13 @@ def run(args, env) -> int:
             if not records:
                 out.write("no runs in the journal yet\n")
                 return ExitStatus.OK
-            out.write(f"{'RUN ID':<24}{'STARTED':<21}{'PLAY':<32}{'STATUS':<9}{'OK':>4}{'FAILED':>8}\n")
+            out.write(f"{'RUN ID':<24}{'STARTED':<21}{'PLAY':<32}{'STATUS':<9}{'OK':>4}{'FAILED':>8}"
+                      f"  MODES\n")
             for record in records:
                 resumed = f"  (resumes {record.resumed_from})" if record.resumed_from else ""
                 out.write(f"{record.run_id:<24}{_when(record.started):<21}{record.name[:31]:<32}"
-                          f"{record.status:<9}{record.hosts_ok:>4}{record.hosts_failed:>8}{resumed}\n")
+                          f"{record.status:<9}{record.hosts_ok:>4}{record.hosts_failed:>8}"
+                          f"  {_modes(record.modes)}{resumed}\n")
             return ExitStatus.OK
         record = journal.run(args.run_id)
         if record is None:
@@ -51,7 +54,8 @@ def run(args, env) -> int:
             return ExitStatus.OK
         out.write(f"run {record.run_id}: {record.name} ({record.kind}) by {record.caller}\n")
         out.write(f"  started {_when(record.started)}, status {record.status}, "
-                  f"hosts ok {record.hosts_ok}, failed {record.hosts_failed}\n")
+                  f"hosts ok {record.hosts_ok}, failed {record.hosts_failed}, "
+                  f"modes {_modes(record.modes)}\n")
         if record.resumed_from:
             out.write(f"  resumes run {record.resumed_from}\n")
         if record.inputs:
@@ -75,10 +79,16 @@ def run(args, env) -> int:
             for host in sorted(step.hosts, key=lambda entry: _natural(entry["host"])):
                 tries = f" attempts={host['attempts']}" if host.get("attempts", 0) > 1 else ""
                 message = f" {host['message']}" if host.get("message") and host["status"] != "OK" else ""
-                out.write(f"  {host['host']:<20} {host['status']}{tries}{message}\n")
+                mode = f"{host.get('mode') or '?':<11}"
+                out.write(f"  {host['host']:<20} {mode}{host['status']}{tries}{message}\n")
         return ExitStatus.OK
     finally:
         journal.close()
+
+
+def _modes(modes: dict) -> str:
+    """``restricted 3, open 2`` (hosts by the mode their hello said; ``-`` when none said)."""
+    return ", ".join(f"{mode} {count}" for mode, count in modes.items()) or "-"
 
 
 def _state(step) -> str:

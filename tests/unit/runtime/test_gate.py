@@ -28,7 +28,8 @@ def run_gate(tmp_path: Path, payload: bytes, caller: str = "ops"):
     code = ("import runpy, sys\n"
             f"gate = runpy.run_path({str(GATE)!r})\n"
             f"gate['main'].__globals__.update(TRUSTED_DIR={str(tmp_path / 'trusted.d')!r}, "
-            f"AUDIT_LOG={str(tmp_path / 'audit.log')!r})\n"
+            f"AUDIT_LOG={str(tmp_path / 'audit.log')!r}, "
+            f"CACHE_DIR={str(tmp_path / 'cache')!r})\n"
             f"gate['main'](['gate', {caller!r}])\n")
     return subprocess.run([sys.executable, "-I", "-S", "-c", code], input=payload,
                           capture_output=True, timeout=30)
@@ -91,3 +92,45 @@ def test_anything_but_a_payload_is_refused_and_audited(tmp_path, payload):
 def test_an_invalid_operator_name_stops_it(tmp_path):
     result = run_gate(tmp_path, b"", caller="ops x")
     assert result.returncode == 1 and b"no valid operator name" in result.stderr
+
+
+def test_the_trusted_runtime_is_compiled_once_and_kept_in_roots_cache(tmp_path):
+    digest = trust(tmp_path, RUNTIME)
+    payload = bootstrap.pack(zlib.compress(RUNTIME), "x")
+    assert run_gate(tmp_path, payload).stdout == b"ran for ops"
+    [cached] = (tmp_path / "cache").iterdir()
+    assert cached.name.startswith(digest + "-") and cached.stat().st_uid == 0
+    code = marshal.dumps(compile("def main():\n    print('from the cache')\n", "x", "exec"))
+    cached.write_bytes(code)  # root's file: the gate believes it (only root could write it)
+    assert run_gate(tmp_path, payload).stdout == b"from the cache\n"
+
+
+def test_a_cache_others_can_write_is_never_read(tmp_path):
+    trust(tmp_path, RUNTIME)
+    payload = bootstrap.pack(zlib.compress(RUNTIME), "x")
+    run_gate(tmp_path, payload)
+    [cached] = (tmp_path / "cache").iterdir()
+    cached.write_bytes(marshal.dumps(compile("def main():\n    print('evil')\n", "x", "exec")))
+    os.chmod(cached, 0o666)
+    assert run_gate(tmp_path, payload).stdout == b"ran for ops"  # compiled afresh, replaced
+    assert cached.stat().st_mode & 0o777 == 0o644
+    os.chmod(tmp_path / "cache", 0o777)
+    (tmp_path / "cache" / cached.name).write_bytes(marshal.dumps(compile(
+        "def main():\n    print('evil')\n", "x", "exec")))
+    os.chmod(tmp_path / "cache" / cached.name, 0o644)
+    assert run_gate(tmp_path, payload).stdout == b"ran for ops"  # its folder is not root's alone
+
+
+def test_configured_changes_only_the_path_constants():
+    from orch.runtime import gate
+
+    shipped = GATE.read_text()
+    copy = gate.configured(TRUSTED_DIR="/lab/t", AUDIT_LOG="/lab/a", STATE_DIR="/lab/s",
+                           CACHE_DIR="/lab/c", LAB_DIR="/lab")
+    changed = [(old, new) for old, new in zip(shipped.splitlines(), copy.splitlines(), strict=True)
+               if old != new]
+    assert [new for _, new in changed] == ["TRUSTED_DIR = '/lab/t'", "AUDIT_LOG = '/lab/a'",
+                                           "STATE_DIR = '/lab/s'", "CACHE_DIR = '/lab/c'",
+                                           "LAB_DIR = '/lab'"]
+    with pytest.raises(ValueError):
+        gate.configured(SUDO="/tmp/sudo")

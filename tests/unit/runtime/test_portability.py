@@ -21,6 +21,7 @@ STDLIB_36 = {
     "tempfile", "textwrap", "threading", "time", "traceback", "types", "urllib", "uuid",
     "zlib", "gzip", "tarfile", "configparser", "getpass", "pathlib", "queue", "resource",
     "_sha256", "_sha2",  # the interpreter's built-in sha256 (3.6-3.11, 3.12+)
+    "marshal",  # as the first stage (orch/runtime/bootstrap.py) uses on every host
 }
 
 
