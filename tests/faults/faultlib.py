@@ -3,10 +3,14 @@ HAProxy's server states, the apps' revisions, the journal's view of a run."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import socket
 import subprocess
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from tests.conftest import (
@@ -107,3 +111,32 @@ def journal_run(lab, run_id: str) -> dict:
 
 __all__ = ["Background", "Path", "TEST_MODULES", "cluster", "devs", "fault_apps", "journal_run",
            "orch_env", "served_revision", "server_states", "two_batches"]
+
+
+@contextlib.contextmanager
+def silent_listener(address: str) -> Iterator[int]:
+    """A listener on ``address`` (inside 127.0.0.0/8) that accepts and never speaks SSH: a
+    host whose handshake hangs. Yields its port."""
+    server = socket.socket()
+    server.bind((address, 0))
+    server.listen(16)
+    held, stop = [], threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(server.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield server.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join()
+        for conn in held:
+            conn.close()
+        server.close()

@@ -11,8 +11,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
-import threading
 import time
 from pathlib import Path
 
@@ -27,6 +25,7 @@ from tests.faults.faultlib import (
     journal_run,
     served_revision,
     server_states,
+    silent_listener,
 )
 
 pytestmark = [pytest.mark.lab, pytest.mark.faults]
@@ -36,28 +35,9 @@ ROLLING = REPO / "plays" / "app_cluster_rolling.yml"
 
 @pytest.fixture
 def blackhole():
-    """A listener inside 127.0.0.0/8 that accepts and never answers (a hung handshake)."""
-    server = socket.socket()
-    server.bind(("127.0.9.10", 0))
-    server.listen(16)
-    held, stop = [], threading.Event()
-
-    def accept():
-        server.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                held.append(server.accept()[0])
-            except OSError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield server.getsockname()[1]
-    stop.set()
-    thread.join()
-    for conn in held:
-        conn.close()
-    server.close()
+    """A listener that accepts and never answers (a hung handshake)."""
+    with silent_listener("127.0.9.10") as port:
+        yield port
 
 
 def broken_inventory(lab, blackhole_port: int) -> Path:

@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import json
 import signal
-import socket
-import threading
 import time
 
 import pytest
 
-from tests.faults.faultlib import TEST_MODULES, Background, devs, journal_run
+from tests.faults.faultlib import TEST_MODULES, Background, devs, journal_run, silent_listener
 
 pytestmark = [pytest.mark.lab, pytest.mark.faults]
 
@@ -98,29 +96,9 @@ def test_a_second_signal_skips_the_grace(fault_lab):
 
 @pytest.fixture
 def blackhole():
-    """A listener inside 127.0.0.0/8 that accepts and never speaks SSH: a host still in
-    flight when the others have answered."""
-    server = socket.socket()
-    server.bind(("127.0.9.11", 0))
-    server.listen(16)
-    held, stop = [], threading.Event()
-
-    def accept():
-        server.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                held.append(server.accept()[0])
-            except OSError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield server.getsockname()[1]
-    stop.set()
-    thread.join()
-    for conn in held:
-        conn.close()
-    server.close()
+    """A host still in flight when the others have answered."""
+    with silent_listener("127.0.9.11") as port:
+        yield port
 
 
 def test_sigterm_during_facts_gather_keeps_what_was_gathered(fault_lab, blackhole):
