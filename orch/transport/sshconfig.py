@@ -165,9 +165,13 @@ MAX_INCLUDE_DEPTH = 16
 MAX_CONFIG_BYTES = 4 * 1024 * 1024
 
 
+#: ``Keyword value``, ``Keyword=value`` or ``Keyword = value``: the keyword, then the rest.
+_LINE = re.compile(r"\s*([A-Za-z][A-Za-z0-9]*)\s*(?:=\s*|\s+|$)(.*)$")
+
+
 def _split(text: str, where: Where) -> tuple[str, list[str]]:
     """``Keyword value``, ``Keyword=value`` or ``Keyword = value``, with "quoted" arguments."""
-    match = re.match(r"\s*([A-Za-z][A-Za-z0-9]*)\s*(?:=\s*|\s+|$)(.*)$", text)
+    match = _LINE.match(text)
     if not match:
         raise InputError("not an ssh_config line (expected: Keyword value)", where)
     try:
@@ -299,8 +303,8 @@ class _Parser:
 
 
 def _value_text(line: str) -> str:
-    """What follows the keyword on a config line, unsplit."""
-    return re.match(r"\s*[A-Za-z][A-Za-z0-9]*\s*(?:=\s*|\s+|$)(.*)$", line).group(1).strip()
+    """What follows the keyword on a config line (already read by ``_split``), unsplit."""
+    return _LINE.match(line).group(2).strip()
 
 
 _SHELL_OPERATORS = set("();<>|&")
