@@ -44,12 +44,7 @@ CLUSTER = "bravo"
 APP_AGENTS = ["appmgr", "nrpe", "package", "service", "file", "orchhost"]
 LB_AGENTS = ["haproxy", "angelianotify", "file", "orchhost"]
 
-STATE_SCRIPT = """
-import socket, sys
-sock = socket.socket(socket.AF_UNIX)
-sock.connect("/run/haproxy/admin.sock")
-sock.sendall(b"show servers state %s\\n")
-data = b""
+_READ_TO_END = """data = b""
 while True:
     chunk = sock.recv(65536)
     if not chunk:
@@ -58,18 +53,18 @@ while True:
 sys.stdout.write(data.decode())
 """
 
+STATE_SCRIPT = """
+import socket, sys
+sock = socket.socket(socket.AF_UNIX)
+sock.connect("/run/haproxy/admin.sock")
+sock.sendall(b"show servers state %s\\n")
+""" + _READ_TO_END
+
 GET_SCRIPT = """
 import socket, sys
 sock = socket.create_connection((sys.argv[1], int(sys.argv[2])), 5)
 sock.sendall(b"GET / HTTP/1.0\\r\\n\\r\\n")
-data = b""
-while True:
-    chunk = sock.recv(65536)
-    if not chunk:
-        break
-    data += chunk
-sys.stdout.write(data.decode())
-"""
+""" + _READ_TO_END
 
 HOST_JSON = """{
   "classes": [],
