@@ -2,20 +2,22 @@
 
     .venv/bin/python bench/restricted_cost.py [--hosts 50] [--rounds 5] [--write]
 
-Two labs of the same size side by side (``orch lab up`` and ``orch lab up --restricted``, each
-its own sshd on its own port, under bench/results/restricted/): in the restricted one sshd's
-forced command is orch's gate (``restrict,command=``), which becomes root with ``sudo -n``
-through its own sudo rule, hashes the runtime it is sent and every module frame against the
-lab's root-owned ``trusted.d`` and compiles the runtime itself (orch/lab/restricted.py). Each
-round runs, on both labs in alternating order, ``orch call rpcutil.ping`` (every host) and
+Three labs of the same size side by side, each its own sshd on its own port, under
+bench/results/restricted/: ``open`` (``orch lab up``), ``root`` (``orch lab up --restricted``:
+the lab key logs in as root and sshd's forced command is orch's gate, ``restrict,command=``)
+and ``sudo`` (``--restricted sudo``: the key is the login user's and the gate becomes root
+with ``sudo -n`` through its own sudo rule). The gate hashes the runtime it is sent and every
+module frame against the lab's root-owned ``trusted.d`` and compiles the runtime itself
+(orch/lab/restricted.py). Each round runs, on every lab in rotating order,
+``orch call rpcutil.ping`` (every host) and
 ``orch call appmgr.status -C web`` (the app hosts), each under bench/timed.py with the lab's
 sshd as ``--server-pid``: the fleet side's CPU is every process that sshd's sessions start
 (gate, sudo, runtime), the controller's is orch's own tree. One warm-up round is not counted.
 
 The figure is the ratio restricted / open per round, its median and min-max over rounds: the
-two labs are measured within the same minute, so the machine's other load cancels out better
+labs are measured within the same minute, so the machine's other load cancels out better
 than in absolute numbers. ``--write`` puts the table in bench/REPORT.md's ``restricted`` section.
-Run as root (a restricted lab needs sudo to mean something).
+Run as root (a restricted lab's gate runs as root).
 """
 
 from __future__ import annotations
@@ -42,7 +44,8 @@ TIMED = ("import sys; sys.path.insert(0, {bench!r}); import timed; "
          "timed.CPUACCT = '/sys/fs/cgroup/cpuacct/orch-bench-{mode}'; "
          "sys.exit(timed.main(sys.argv[1:]))")
 CALLS = {"ping": ["rpcutil.ping"], "appmgr.status": ["appmgr.status", "-C", "web"]}
-MODES = ("open", "restricted")
+#: lab name -> ``orch lab up`` flags; the first is the baseline every other is divided by.
+MODES = {"open": [], "root": ["--restricted", "root"], "sudo": ["--restricted", "sudo"]}
 
 
 def orch_env() -> dict:
@@ -56,7 +59,7 @@ def lab_up(mode: str, hosts: int) -> Path:
     lab = folder / "lab"
     argv = [str(PYTHON), "-m", "orch", "lab", "up", "-n", str(max(1, hosts - 2)), "--dir",
             str(lab), "--inventory-out", str(folder / "lab.yml"), "--max-apps", str(hosts),
-            *(["--restricted"] if mode == "restricted" else [])]
+            *MODES[mode]]
     done = subprocess.run(argv, cwd=folder, env=orch_env(), capture_output=True, text=True)
     if done.returncode != 0:
         raise SystemExit(f"lab up ({mode}) failed:\n{done.stdout}{done.stderr}")
@@ -83,8 +86,8 @@ def measure(folder: Path, mode: str, call: str, stamp: str) -> dict:
     return measured
 
 
-def ratios(rounds: list[dict], call: str, key: str) -> list[float]:
-    return [entry[call]["restricted"][key] / entry[call]["open"][key] for entry in rounds]
+def ratios(rounds: list[dict], call: str, mode: str, key: str) -> list[float]:
+    return [entry[call][mode][key] / entry[call]["open"][key] for entry in rounds]
 
 
 def spread(values: list[float]) -> str:
@@ -97,23 +100,27 @@ def report(rounds: list[dict], hosts: int, command: str) -> str:
         "## Restricted mode's cost (issue 17)",
         "",
         f"Host CPU (the lab sshd's cgroup: sessions, gate, sudo, runtime) and controller CPU of "
-        f"the same `orch call` on an open and a restricted lab of {hosts} hosts each, "
-        f"alternating, {len(rounds)} rounds after a warm-up. Ratio restricted / open: median "
-        "(min-max) over rounds. The restricted lab runs the real gate as sshd's forced command "
-        "(sudo -n, SHA-256 of the runtime and each module against trusted.d).",
+        f"the same `orch call` on an open lab and two restricted labs of {hosts} hosts each, "
+        f"in rotating order, {len(rounds)} rounds after a warm-up. Ratio restricted / open: "
+        "median (min-max) over rounds. Both restricted labs run the real gate as sshd's forced "
+        "command (SHA-256 of the runtime and each module against trusted.d): **root** is "
+        "`orch lab up --restricted` (the key logs in as root, `PermitRootLogin "
+        "forced-commands-only`, as `orch host init --restricted --root-login` sets a host up), "
+        "**sudo** is `--restricted sudo` (the login user's key, the gate escalating with "
+        "`sudo -n`).",
         "",
-        "| call | host CPU open (s, median) | host CPU restricted (s) | host ratio | "
+        "| call | login | host CPU open (s, median) | host CPU restricted (s) | host ratio | "
         "controller ratio |",
-        "|---|---|---|---|---|",
+        "|---|---|---|---|---|---|",
     ]
     for call in CALLS:
         open_cpu = statistics.median(entry[call]["open"]["server_cpu"] for entry in rounds)
-        restricted_cpu = statistics.median(entry[call]["restricted"]["server_cpu"]
-                                           for entry in rounds)
-        lines.append(f"| `{' '.join(CALLS[call])}` | {open_cpu:.2f} | {restricted_cpu:.2f} | "
-                     f"{spread(ratios(rounds, call, 'server_cpu'))} | "
-                     f"{spread(ratios(rounds, call, 'cpu'))} |")
-    lines += ["", "Where the difference is: one `sudo` per login. The gate first ran as the login "
+        for mode in list(MODES)[1:]:
+            cpu = statistics.median(entry[call][mode]["server_cpu"] for entry in rounds)
+            lines.append(f"| `{' '.join(CALLS[call])}` | {mode} | {open_cpu:.2f} | {cpu:.2f} | "
+                         f"{spread(ratios(rounds, call, mode, 'server_cpu'))} | "
+                         f"{spread(ratios(rounds, call, mode, 'cpu'))} |")
+    lines += ["", "Where the difference is, under sudo: one `sudo` per login. The gate first ran as the login "
               "user and re-executed itself under sudo (a second interpreter, ~30 ms with `re`), "
               "compiled core.py (~20 ms) and gate.py (~3.5 ms) on every login and loaded "
               "OpenSSL for hashlib (~3 ms): +70 % host CPU for ping at 10 hosts. Now sshd's "
@@ -124,9 +131,9 @@ def report(rounds: list[dict], hosts: int, command: str) -> str:
               "`!log_allowed` made no measurable difference; `strace -c`: ~1000 syscalls, "
               "mostly mapping sudo's and PAM's libraries), against ~90 ms per host for the "
               "whole open-mode login and request. Under sudo that floor alone is about 10 % of "
-              "an open login here, so the target is met only at the edge; a login that is "
-              "root already (no sudo per login) would not pay it (the gate without sudo "
-              "measured ~3 ms more than the open runtime).",
+              "an open login here, so with sudo the target is met only at the edge. Logged in "
+              "as root there is no sudo: what is left is hashing the payload and reading "
+              "trusted.d and the cached code object.",
               "", f"Load average at the start: {rounds[0]['load']:.1f} (2 cores, shared).",
               "", f"Command: `{command}`"]
     return "\n".join(lines)
@@ -148,7 +155,8 @@ def main(argv: list[str]) -> int:
     try:
         for index in range(args.rounds + 1):
             entry: dict = {"load": os.getloadavg()[0]}
-            order = MODES if index % 2 else MODES[::-1]
+            names = list(MODES)
+            order = names[index % len(names):] + names[:index % len(names)]
             for call in CALLS:
                 entry[call] = {}
                 for mode in order:

@@ -88,10 +88,11 @@ def _locked(lab_dir: Path):
 
 def up(lab_dir: str | Path, n: int | None = None, port: int | None = None,
        inventory_out: str | Path | None = None, max_apps: int | None = None,
-       restrict: bool = False) -> LabStatus:
+       restrict: str | None = None) -> LabStatus:
     """Make the lab's files and start whatever of it is not running; harmless when run twice.
 
-    ``restrict``: the restricted lab (orch/lab/restricted.py); switching mode rebuilds the lab.
+    ``restrict``: ``"root"`` or ``"sudo"``, the restricted lab logging in that way
+    (orch/lab/restricted.py); switching mode rebuilds the lab.
 
     A running lab with the same topology is left alone (only dead services are restarted);
     a different ``-n`` stops the old lab first and rebuilds it with the same keys.
@@ -101,13 +102,15 @@ def up(lab_dir: str | Path, n: int | None = None, port: int | None = None,
         raise InputError(f"not a TCP port: {port}", Where(path="--port"))
     if n is not None:
         layout.topology(n)  # refuses bad sizes before anything is made
+    if restrict:
+        restricted.check_login(restrict)
     _check_reachable(lab_dir, sshd.login_user())
     with _locked(lab_dir):
         return _up(lab_dir, n, port, inventory_out, max_apps, restrict)
 
 
 def _up(lab_dir: Path, n: int | None, port: int | None, inventory_out: str | Path | None,
-        max_apps: int | None, restrict: bool = False) -> LabStatus:
+        max_apps: int | None, restrict: str | None = None) -> LabStatus:
     previous = LabSettings.load(lab_dir)
     n = n if n is not None else (previous.n if previous else DEFAULT_N)
     if max_apps is None:  # kept while the topology stays, else back to the default
@@ -118,7 +121,7 @@ def _up(lab_dir: Path, n: int | None, port: int | None, inventory_out: str | Pat
     if inventory_out is None and previous:
         inventory_out = previous.inventory
     if previous and (previous.n != n or previous.max_apps != max_apps
-                     or previous.restricted != restrict
+                     or (previous.restricted or None) != restrict
                      or (port and port != previous.port)):
         _down(lab_dir)
         if port and port != previous.port:
@@ -137,7 +140,7 @@ def _up(lab_dir: Path, n: int | None, port: int | None, inventory_out: str | Pat
         inventory_out = Path.cwd() / "inventories" / "lab.yml"
     inventory = Path(inventory_out).expanduser().resolve()
     settings = _choose_ports(previous, port, running_sshd, lab_dir, n, user, max_apps, inventory)
-    settings.restricted = restrict
+    settings.restricted = restrict or False
 
     host_pub, client_pub = sshd.ensure_keys(lab_dir)
     bin_dir = lab_dir / "bin"
@@ -153,8 +156,10 @@ def _up(lab_dir: Path, n: int | None, port: int | None, inventory_out: str | Pat
 
     started = []
     if not running_sshd:
-        sshd.write_config(lab_dir, settings.port, user, client_pub)
-        sshd.start(lab_dir, settings.port)
+        root_login = restrict == "root"
+        sshd.write_config(lab_dir, settings.port, user, client_pub, root_login)
+        sshd.start(lab_dir, settings.port,
+                   restricted.root_home(lab_dir) if root_login else None)
         started.append("sshd")
     lb, notify, apps = _roles(hosts)
     if not services.haproxy_pid(lab_dir, lb):
@@ -166,7 +171,7 @@ def _up(lab_dir: Path, n: int | None, port: int | None, inventory_out: str | Pat
     started += services.start_apps(lab_dir, apps[:max_apps], settings)
     services.wait_servers_up(lab_dir, lb, [app.name for app in apps[:max_apps]])
     if restrict:  # last: starting services gives their folders to the login user
-        restricted.install(lab_dir, user, client_pub)
+        restricted.install(lab_dir, user, client_pub, restrict)
     result = status(lab_dir)
     result.started = started
     return result
@@ -222,7 +227,7 @@ def status(lab_dir: str | Path) -> LabStatus:
     lb, notify, apps = _roles(hosts)
     found = [
         Service("sshd", "*", f"0.0.0.0:{settings.port}", sshd.pid(lab_dir),
-                f"{len(hosts)} host addresses, login {settings.user}"),
+                f"{len(hosts)} host addresses, login {settings.login()}"),
         Service("haproxy", lb.name, f"{lb.address}:{settings.frontend_port}",
                 services.haproxy_pid(lab_dir, lb),
                 f"backend app ({_backend_summary(lab_dir, lb, len(apps))}), socket "

@@ -52,7 +52,14 @@ class LabSettings:
     max_apps: int
     inventory: str
     inventory_ini: str
-    restricted: bool = False  # orch lab up --restricted (orch/lab/restricted.py)
+    #: ``False`` (open), or how a restricted lab logs in (orch/lab/restricted.py): ``"root"``
+    #: (the orch key is root's, with the gate as forced command) or ``"sudo"`` (the login
+    #: user's, the gate escalating with sudo); ``True`` in older lab.json files means sudo.
+    restricted: bool | str = False
+
+    def login(self) -> str:
+        """Who the inventory logs in as: root in a root-login restricted lab, else the user."""
+        return "root" if self.restricted == "root" else self.user
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2) + "\n"
@@ -62,6 +69,8 @@ class LabSettings:
         path = Path(lab_dir) / "lab.json"
         try:
             data = json.loads(path.read_text())
+            if data.get("restricted") is True:
+                data["restricted"] = "sudo"
             return cls(**data)
         except FileNotFoundError:
             return None
@@ -207,7 +216,7 @@ def write_known_hosts(path: Path, hosts: list[LabHost], port: int, host_public_k
 
 def _host_vars(host: LabHost, settings: LabSettings, key_file: str) -> dict:
     return {"ansible_host": host.address, "ansible_port": settings.port,
-            "ansible_user": settings.user, "ansible_ssh_private_key_file": key_file,
+            "ansible_user": settings.login(), "ansible_ssh_private_key_file": key_file,
             "classes": list(host.classes), "agents": list(host.agents), "facts": host.facts}
 
 

@@ -13,10 +13,16 @@ its path constants differ) instead of this machine's ``/etc/orch``:
                                            root's; app/ stays the login user's (its app server)
     <lab>/hosts/<name>/trusted.d/<sha>     this orch's runtime and shipped modules, per host
                                            (as /etc/orch/trusted.d: ``orch host trust`` adds)
-    <lab>/authorized_keys       root 0644  ``restrict,command="sudo -n -- <python> -I -S <gate>
-                                           labadmin"``
-    /etc/sudoers.d/orch-lab-<id> root 0440 the login user may run only that gate as root
+    <lab>/authorized_keys       root 0644  the lab key's forced command, by ``login``:
+        root (default)  ``restrict,command="<python> -I -S <gate> labadmin"``; the inventory
+                        logs in as root, sshd allows root only with a forced command
+                        (``PermitRootLogin forced-commands-only``), no sudo per login
+        sudo            ``restrict,command="sudo -n -- <python> -I -S <gate> labadmin"``; the
+                        inventory logs in as the login user, and
+    /etc/sudoers.d/orch-lab-<id> root 0440 lets it run only that gate as root
                                            (keeping SSH_ORIGINAL_COMMAND and SSH_CONNECTION)
+    <lab>/root-home/            root 0700  what the lab's sshd sees as /root (Debian's default
+                                           root dotfiles; ``sshd.start``), root login only
 
 ``down`` removes the sudo rule (``remove``); ``up`` without ``--restricted`` undoes the rest.
 Root only: as an ordinary user there is nobody to escalate to.
@@ -35,6 +41,10 @@ from orch.lab import sshd
 
 PYTHON = "/usr/bin/python3"
 OPERATOR = "labadmin"  # the name the open lab's callers files give the lab key
+LOGINS = ("root", "sudo")
+#: Debian's own root dotfiles (base-files), as a fresh host's /root has them.
+ROOT_DOTFILES = {".bashrc": "/usr/share/base-files/dot.bashrc",
+                 ".profile": "/usr/share/base-files/dot.profile"}
 
 
 def gate_path(lab_dir: Path) -> Path:
@@ -59,18 +69,39 @@ def trusted_lines() -> list[tuple[str, str]]:
     return sorted(lines)
 
 
-def forced_line(lab_dir: Path, client_pub: str) -> str:
-    return (f'restrict,command="/usr/bin/sudo -n -- {PYTHON} -I -S {gate_path(lab_dir)} '
+def forced_line(lab_dir: Path, client_pub: str, login: str = "root") -> str:
+    sudo = "/usr/bin/sudo -n -- " if login == "sudo" else ""
+    return (f'restrict,command="{sudo}{PYTHON} -I -S {gate_path(lab_dir)} '
             f'{OPERATOR}" {client_pub}\n')
 
 
-def install(lab_dir: Path, user: str, client_pub: str) -> None:
+def check_login(login: str) -> None:
+    """Refuse a restricted lab that cannot be made: not root, or an unknown login."""
+    if login not in LOGINS:
+        raise InputError(f"not a restricted login: {login} (root or sudo)",
+                         Where(path="--restricted"))
+    if not sshd.is_root():
+        raise InputError("a restricted lab needs root (its gate runs as root)",
+                         Where(path="--restricted"))
+
+
+def root_home(lab_dir: Path) -> Path:
+    """``<lab>/root-home``: root's home for the lab's sshd, with Debian's default dotfiles."""
+    home = Path(lab_dir) / "root-home"
+    home.mkdir(mode=0o700, exist_ok=True)
+    os.chown(home, 0, 0)
+    home.chmod(0o700)
+    for name, source in ROOT_DOTFILES.items():
+        text = Path(source).read_text() if Path(source).exists() else ""
+        _root_file(home / name, text, 0o644)
+    return home
+
+
+def install(lab_dir: Path, user: str, client_pub: str, login: str = "root") -> None:
     """Make ``lab_dir`` a restricted lab (every step idempotent)."""
     from orch.runtime import gate
 
-    if not sshd.is_root():
-        raise InputError("a restricted lab needs root (the gate becomes root with sudo)",
-                         Where(path="--restricted"))
+    check_login(login)
     lab_dir = Path(lab_dir)
     folder = lab_dir / "gate"
     lines = trusted_lines()
@@ -104,8 +135,11 @@ def install(lab_dir: Path, user: str, client_pub: str) -> None:
             os.lchown(name, 0, 0)
             if not os.path.islink(name):
                 os.chmod(name, os.lstat(name).st_mode & 0o7755)
-    _root_file(lab_dir / "authorized_keys", forced_line(lab_dir, client_pub), 0o644)
-    _sudo_rule(lab_dir, user)
+    _root_file(lab_dir / "authorized_keys", forced_line(lab_dir, client_pub, login), 0o644)
+    if login == "sudo":
+        _sudo_rule(lab_dir, user)
+    else:
+        remove(lab_dir)
 
 
 def remove(lab_dir: Path) -> None:

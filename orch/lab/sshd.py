@@ -23,6 +23,7 @@ SSHD = "/usr/sbin/sshd"
 SSH_KEYGEN = "/usr/bin/ssh-keygen"
 LAB_USER = "orchlab"
 SFTP_SERVER = "/usr/lib/openssh/sftp-server"
+UNSHARE = "/usr/bin/unshare"
 
 
 class LabError(OrchError):
@@ -73,17 +74,23 @@ def ensure_keys(lab_dir: Path) -> tuple[str, str]:
     return host_pub, client_pub
 
 
-def config_text(lab_dir: Path, port: int, user: str) -> str:
-    """sshd_config for the lab (why each line is there is in the comments it carries)."""
+def config_text(lab_dir: Path, port: int, user: str, root_login: bool = False) -> str:
+    """sshd_config for the lab (why each line is there is in the comments it carries).
+
+    ``root_login``: a root-login restricted lab (orch/lab/restricted.py), where the lab key logs
+    in as root, only ever through its forced command (``forced-commands-only``).
+    """
+    allowed = f"{user}@127.0.0.0/8" + (" root@127.0.0.0/8" if root_login else "")
+    root = "forced-commands-only" if root_login else "no"
     return f"""# sshd for the orch lab in {lab_dir} (written by 'orch lab up')
 Port {port}
 ListenAddress 0.0.0.0
 HostKey {lab_dir}/ssh_host_ed25519_key
 PidFile {lab_dir}/sshd.pid
 AuthorizedKeysFile {lab_dir}/authorized_keys
-# only loopback clients, only the lab's login user
-AllowUsers {user}@127.0.0.0/8
-PermitRootLogin no
+# only loopback clients, only the lab's login user (and root, by forced command only)
+AllowUsers {allowed}
+PermitRootLogin {root}
 PubkeyAuthentication yes
 PasswordAuthentication no
 KbdInteractiveAuthentication no
@@ -109,9 +116,10 @@ Subsystem sftp {SFTP_SERVER}
 """
 
 
-def write_config(lab_dir: Path, port: int, user: str, client_pub: str) -> Path:
+def write_config(lab_dir: Path, port: int, user: str, client_pub: str,
+                 root_login: bool = False) -> Path:
     path = lab_dir / "sshd_config"
-    path.write_text(config_text(lab_dir, port, user))
+    path.write_text(config_text(lab_dir, port, user, root_login))
     keys = lab_dir / "authorized_keys"
     keys.write_text(client_pub + "\n")
     keys.chmod(0o644)
@@ -122,8 +130,13 @@ def pid(lab_dir: Path) -> int | None:
     return processes.pid_of(lab_dir / "sshd.pid", lab_dir)
 
 
-def start(lab_dir: Path, port: int) -> int:
-    """Start sshd (it daemonizes and writes its pidfile) and wait until it accepts connections."""
+def start(lab_dir: Path, port: int, root_home: Path | None = None) -> int:
+    """Start sshd (it daemonizes and writes its pidfile) and wait until it accepts connections.
+
+    ``root_home``: a folder sshd and its sessions see as ``/root`` (a mount namespace of
+    their own): root's logins then read the lab's dotfiles, never this machine's (whose
+    ``.bashrc`` starts pyenv: bash sources it for every command sshd runs).
+    """
     config = lab_dir / "sshd_config"
     log = lab_dir / "sshd.log"
     if is_root():
@@ -134,8 +147,11 @@ def start(lab_dir: Path, port: int) -> int:
     if not processes.port_free(port):
         raise LabError(f"port {port} is taken; pick another with --port")
     env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
-    result = subprocess.run([SSHD, "-f", str(config), "-E", str(log)], env=env,
-                            capture_output=True, text=True)
+    argv = [SSHD, "-f", str(config), "-E", str(log)]
+    if root_home is not None:
+        argv = [UNSHARE, "--mount", "--propagation", "private", "--", "/bin/sh", "-c",
+                'mount --bind "$0" /root && exec "$@"', str(root_home), *argv]
+    result = subprocess.run(argv, env=env, capture_output=True, text=True)
     if result.returncode != 0:
         raise LabError(f"sshd did not start: {result.stderr.strip()} (see {log})")
     if not processes.wait_for_port("127.0.1.1", port, timeout=10):

@@ -5,8 +5,8 @@ runs it.
 
 Several restricted hosts need several ``/etc``s: the realistic fleet has one host with its own
 (web4, tests/trust/test_restricted.py), so the rollout runs on a restricted lab (``orch lab up
---restricted``: the real gate as sshd's forced command via sudo, a root-owned ``trusted.d`` per
-lab host). The changed module is the shipped appmgr with one line more, found first on the
+--restricted``: the lab key logs in as root with the real gate as sshd's forced command, a
+root-owned ``trusted.d`` per lab host; tests/trust/test_restricted_lab.py checks the lab itself). The changed module is the shipped appmgr with one line more, found first on the
 module path.
 """
 
@@ -72,7 +72,7 @@ def trusting(lab) -> set[str]:
 
 
 def test_the_restricted_lab_runs_the_shipped_code_through_the_gate(rlab):
-    assert "restrict,command=\"/usr/bin/sudo -n -- " in (Path(rlab.dir) / "authorized_keys").read_text()
+    assert 'restrict,command="/usr/bin/python3 -I -S ' in (Path(rlab.dir) / "authorized_keys").read_text()
     assert {status for status, _ in statuses(rlab, rlab.workdir).values()} == {"OK"}
     [run] = json.loads(run_orch(["runs", "--json", "-n", "1"], rlab.workdir, check=True).stdout)
     assert run["modes"] == {"restricted": len(APPS)}

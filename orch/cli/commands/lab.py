@@ -33,9 +33,12 @@ def configure(parser) -> None:
     parser.add_argument("--max-apps", type=int, default=None, metavar="N",
                         help="start app services on at most N dev hosts (default 50: a Python "
                         "app server per host would eat memory at -n 1000)")
-    parser.add_argument("--restricted", action="store_true",
+    parser.add_argument("--restricted", nargs="?", const="root", default=None,
+                        choices=("root", "sudo"), metavar="LOGIN",
                         help="up: restricted mode, orch's gate as the forced command, pinned "
-                        "code (docs/trust.md; root only)")
+                        "code (docs/trust.md; root only). LOGIN root (default): the lab key "
+                        "logs in as root; sudo: as the login user, the gate escalating with "
+                        "sudo")
     parser.add_argument("--json", action="store_true", help="print the lab's status as JSON")
 
 
@@ -117,8 +120,9 @@ def render(result, action: str) -> str:
                  f"{result.apps_up}/{result.apps_total} up{': ' + spread if spread else ''}{note}")
     lines.append(f"  inventory {settings['inventory']} (+ {Path(settings['inventory_ini']).name}),"
                  f" known_hosts {result.dir}/known_hosts, key {result.dir}/client_key")
+    login = "root" if settings.get("restricted") == "root" else settings["user"]
     lines.append(f"  try: ssh -i {result.dir}/client_key -p {settings['port']} "
-                 f"-o UserKnownHostsFile={result.dir}/known_hosts {settings['user']}@127.0.1.3")
+                 f"-o UserKnownHostsFile={result.dir}/known_hosts {login}@127.0.1.3")
     return "\n".join(lines) + "\n"
 
 
