@@ -1,14 +1,21 @@
 """orch's gate: the forced command of a restricted orch key (``orch host init --restricted``).
 
-sshd runs ``/usr/bin/sudo -n -- <python> -I -S /usr/local/lib/orch/gate.pyc <operator>`` for the
-orch key whatever the client asked (``authorized_keys``: ``restrict,command="..."``; the sudo
-rule ``/etc/sudoers.d/orch-gate`` allows that command only); ``$SSH_ORIGINAL_COMMAND`` never
-decides what runs. The gate:
+sshd runs the gate for the orch key whatever the client asked (``authorized_keys``:
+``restrict,command="..."``); ``$SSH_ORIGINAL_COMMAND`` never decides what runs. Two forced
+commands, by how the key logs in:
+
+- as root (``orch host init --restricted --root-login``: root's ``authorized_keys``):
+  ``<python> -I -S /usr/local/lib/orch/gate.pyc <operator>``, no sudo per login;
+- as the login user (``--restricted``): ``/usr/bin/sudo -n -- <python> -I -S
+  /usr/local/lib/orch/gate.pyc <operator>``, the sudo rule ``/etc/sudoers.d/orch-gate``
+  allowing that command only.
+
+The gate:
 
 1. takes the operator name from its own argument (written by ``orch host init``), never from
    the client, and runs as root (the policy, callers and audit log are root's; as with
-   MCollective the daemon is root and the policy is the boundary). Started as the login user
-   (an older forced command), it first becomes root with ``sudo -n``;
+   MCollective the daemon is root and the policy is the boundary). Started as another user
+   (an older forced command without sudo), it first becomes root with ``sudo -n``;
 2. reads the first stage's payload (``<n> <tag> <m>`` line, zlib core.py, bytecode), ignores the
    bytecode, and runs the runtime only when the SHA-256 of the decompressed source is a file name
    in ``/etc/orch/trusted.d/`` (root-owned, not writable by group or others);
