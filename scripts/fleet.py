@@ -54,7 +54,7 @@ TOOLS = {  # tool -> Debian package (scripts/system-deps.sh installs them)
     "visudo": "sudo", "useradd": "passwd", "usermod": "passwd", "userdel": "passwd",
     "chpasswd": "passwd", "/usr/bin/python3": "python3", HAPROXY: "haproxy",
     "/etc/init.d/haproxy": "haproxy", "start-stop-daemon": "dpkg",
-    CHECK_LOAD: "monitoring-plugins-basic",
+    CHECK_LOAD: "monitoring-plugins-basic", "openssl": "openssl", "/usr/bin/su": "util-linux",
 }
 
 
@@ -460,6 +460,7 @@ def host_files(fleet_dir: Path, spec: HostSpec, plan: Plan, names: Names, uid: i
     if spec.python != "/usr/bin/python3":
         overlays.append(hide_python(host_dir, spec))
         mounts.append([str(host_dir / "opt"), "/opt"])
+    overlays += root_password_layer(fleet_dir, host_dir, spec)  # su hosts: their own /etc
     if spec.own_system:
         overlays += [own_layer(host_dir, target) for target in SYSTEM_LAYERS]
         tmpfs.append("/run")  # a fresh /run, as a booted host has: its own pidfiles and sockets
@@ -639,6 +640,42 @@ def hide_python(host_dir: Path, spec: HostSpec) -> dict:
             break
         os.chmod(path, 0o755)
     return {"lower": "/usr/bin", "upper": str(upper), "work": str(work), "target": "/usr/bin"}
+
+
+# ---------------------------------------------------------------------------- su hosts
+
+#: Hosts without a sudo rule whose root has a password (per fleet, in ROOT_PASSWORD_FILE): the
+#: operator becomes root with ``su`` and that password, as on many Debian hosts (issue: become
+#: method su with -K). The password is set in the host's own /etc (an overlay whose upper layer
+#: holds a copy of /etc/shadow with root's hash replaced), never in this machine's.
+SU_HOSTS = ("bast", "web5")
+ROOT_PASSWORD_FILE = "operator/root-password"
+
+
+def root_password(fleet_dir: Path) -> str:
+    """This fleet's root password for the su hosts (made on first use, 0600 in the fleet)."""
+    path = fleet_dir / ROOT_PASSWORD_FILE
+    if not path.exists():
+        write(path, secrets.token_urlsafe(18) + "\n", 0o600)
+    return path.read_text().split("\n")[0]
+
+
+def root_password_layer(fleet_dir: Path, host_dir: Path, spec: HostSpec) -> list[dict]:
+    """For a host in SU_HOSTS: an overlay over /etc (its own layer even without
+    ``own_system``) whose shadow gives root this fleet's password; [] for the others."""
+    if spec.name not in SU_HOSTS or spec.sudo != "none":
+        return []
+    hashed = run(["openssl", "passwd", "-6", "-stdin"],  # the password on stdin, not in argv
+                 input=root_password(fleet_dir) + "\n").stdout.strip()
+    layer = own_layer(host_dir, "/etc")
+    lines = Path("/etc/shadow").read_text().splitlines()  # taken after the login user exists
+    shadow = "".join((f"root:{hashed}:" + line.split(":", 2)[2] if line.startswith("root:")
+                      else line) + "\n" for line in lines)
+    file = in_layer(host_dir, "/etc", "/etc/shadow")
+    write(file, shadow, 0o640)
+    info = os.stat("/etc/shadow")
+    os.chown(file, info.st_uid, info.st_gid)
+    return [layer]
 
 
 def build_network(state: State, names: Names, plan: Plan) -> None:
@@ -916,6 +953,7 @@ def up(fleet_dir: Path) -> dict:
             "inventory_key": str(inventory_key),
         },
         "sudo_password_file": str(password_file),
+        "root_password_file": str(fleet_dir / ROOT_PASSWORD_FILE),
         "inventory": str(inv),
         "inventory_become": str(inv_become),
         "hosts": {
@@ -935,6 +973,7 @@ def up(fleet_dir: Path) -> dict:
                 "home": str(fleet_dir / "hosts" / spec.name / "home" / names.user),
                 "own_system": spec.own_system,
                 "role": spec.role,
+                "root_password": spec.name in SU_HOSTS,
                 **({"inner_address": plan.inner_address(spec)} if spec.inner else {}),
                 **({"app": app_description(spec, plan)} if spec.role == "app" else {}),
             }

@@ -10,6 +10,7 @@ command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 [ -x /usr/bin/python3 ] || need+=(python3)
 # The realistic fleet (scripts/fleet.py, tests/realfleet): real sudo, ip, the OpenSSH client.
 [ -x /usr/bin/sudo ] || need+=(sudo)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)  # fleet.py hashes the su hosts' root password
 command -v sysctl >/dev/null 2>&1 || [ -x /usr/sbin/sysctl ] || need+=(procps)
 command -v ip >/dev/null 2>&1 || [ -x /usr/sbin/ip ] || [ -x /sbin/ip ] || need+=(iproute2)
 [ -x /usr/bin/ssh ] && [ -x /usr/bin/ssh-agent ] || need+=(openssh-client)

@@ -12,7 +12,7 @@ import functools
 import struct
 
 from orch.errors import ChannelLost, RequestTimeout, Unreachable
-from orch.rpc.become import Become, escalate
+from orch.rpc.become import Become, escalate, escalate_tty, needs_tty
 from orch.runtime.core import EXIT_FRAME, FRAME_HEADER, FRAME_MAX, decode_frame_body, module_frame
 from orch.runtime.core import encode_frame as pack_frame
 from orch.transport import Connection, RemoteProcess
@@ -40,6 +40,7 @@ class HostChannel:
         self._password = password
         self._process: RemoteProcess | None = None
         self._sent_modules: set[str] = set()
+        self._said = ""  # a dying runtime's last words on a terminal (bootstrap.TTY_TAIL)
         self._lock = asyncio.Lock()
         self.hello: dict = {}
 
@@ -49,9 +50,14 @@ class HostChannel:
         One write instead of a round trip: the first stage reads exactly the runtime's bytes,
         so the frames that follow wait in the pipe until the runtime serves them.
         """
-        process = await self.connection.start_process(self._command)
+        tty = needs_tty(self._become, self._password)
+        process = await (self.connection.start_process(self._command, tty=True) if tty
+                         else self.connection.start_process(self._command))
         self._process = process
-        if self._become is not None:  # one round trip more: sudo must let the runtime start
+        if tty:  # su, doas: the password on a terminal, then the first stage makes it raw
+            assert self._become is not None and self._password is not None
+            await escalate_tty(process, self._become, self._password, timeout)
+        elif self._become is not None:  # one round trip more: sudo must let the runtime start
             await escalate(process, self._become, self._prompt, self._password, timeout)
         process.write(self._payload + first_frames)
         self.hello = await self._read(timeout)
@@ -73,9 +79,13 @@ class HostChannel:
         except TimeoutError:
             raise RequestTimeout(f"no reply within {timeout:g}s") from None
         try:
-            return decode_frame_body(body)
+            message = decode_frame_body(body)
         except ValueError as error:
             raise Unreachable(f"garbled reply frame: {error}") from None
+        if message.get("kind") == "stderr":  # on a terminal: the runtime's last words
+            self._said = str(message.get("text", ""))
+            return await self._read(timeout)
+        return message
 
     async def _exit_reason(self) -> str:
         process = self._process
@@ -87,6 +97,7 @@ class HostChannel:
                 detail = detail[0] if detail else ""
             except (TimeoutError, ChannelLost):
                 detail = ""
+            detail = detail or self._said
             status = process.exit_status
             signal = process.exit_signal
             if signal:

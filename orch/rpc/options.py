@@ -51,7 +51,10 @@ OPTIONS: tuple[Option, ...] = (
     Option("become", "bool", "run the action as another user (sudo; default: the host's "
            "ansible_become)"),
     Option("become_user", "name", "the user to become (default: ansible_become_user, else root)"),
-    Option("become_method", "name", "sudo, su or doas (default: ansible_become_method, else sudo)"),
+    Option("become_method", "name", "sudo, su or doas (default: ansible_become_method, else "
+           "sudo); each takes a password from -K, --become-password-file or "
+           "ansible_become_password: sudo on its stdin, su (root's password) and doas on a "
+           "pseudo-terminal orch opens for that session only"),
 )
 BY_NAME = {option.name: option for option in OPTIONS}
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from orch.errors import InputError, RequestTimeout, TransportError, Unreachable, Where
 from orch.output import events as ev
-from orch.rpc.become import Become, BecomeFailed, new_prompt
+from orch.rpc.become import Become, BecomeFailed, needs_tty, new_prompt
 from orch.rpc.options import DEFAULT_OPTIONS, CallOptions
 from orch.rpc.result import OK, SKIPPED, UNREACHABLE, HostResult, StepResult
 from orch.rpc.summary import summaries
@@ -194,12 +194,13 @@ class RpcSession:
         """How ``host``'s runtime starts for this call: interpreter, escalation, password."""
         python, become, password = runtime_settings(host, options, self.config,
                                                     self._become_password)
-        key = (python, become)
+        tty = needs_tty(become, password)
+        key = (python, become, tty)
         command = self._commands.get(key)
         if command is None:
             from orch.runtime import bootstrap
 
-            command = self._commands[key] = bootstrap.command(python, become, self._prompt)
+            command = self._commands[key] = bootstrap.command(python, become, self._prompt, tty)
         return Runtime(command, become, password, become.user if become else "")
 
     def _drop(self, name: str) -> None:

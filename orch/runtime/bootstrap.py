@@ -74,17 +74,47 @@ CORE_PATH = Path(__file__).with_name("core.py")
 READY_LINE = """os.write(1, b"\\x00orch-ready\\n")
 """
 
+#: Under su or doas with a password the session has a terminal (they read the password from
+#: it), which is not 8-bit clean: before the ready marker the first stage puts it into raw mode
+#: (no echo, no line editing, no signal keys, no CR/LF translation, 8 bits), and moves stderr
+#: off it, to /dev/null, so nothing but frames reaches the controller. ``TTY_TAIL`` then carries
+#: what would have been stderr's last line when the runtime dies (``sys.exit("...")``, an
+#: exception) in a ``stderr`` frame on the terminal's stream instead.
+TTY_LINES = """import termios
+mode = termios.tcgetattr(0)
+mode[0] &= ~(termios.IGNBRK | termios.BRKINT | termios.PARMRK | termios.ISTRIP | termios.INLCR | termios.IGNCR | termios.ICRNL | termios.IXON | termios.IXOFF | termios.INPCK)
+mode[1] &= ~termios.OPOST
+mode[2] = mode[2] & ~(termios.CSIZE | termios.PARENB) | termios.CS8
+mode[3] &= ~(termios.ECHO | termios.ECHONL | termios.ICANON | termios.ISIG | termios.IEXTEN)
+mode[6][termios.VMIN], mode[6][termios.VTIME] = 1, 0
+termios.tcsetattr(0, termios.TCSANOW, mode)
+tty = os.dup(1)
+null = os.open(os.devnull, os.O_WRONLY)
+os.dup2(null, 2)
+os.close(null)
+"""
+TTY_TAIL = """try:
+    runtime.main()
+except BaseException as error:
+    said = error.code if isinstance(error, SystemExit) else "%s: %s" % (type(error).__name__, error)
+    if isinstance(said, str):
+        try:
+            os.write(tty, runtime.encode_frame({"kind": "stderr", "text": str(said)}))
+        except OSError:
+            pass
+    raise
+"""
 
-def command(python: str = "/usr/bin/python3", become=None, prompt: str = "") -> str:
+
+def command(python: str = "/usr/bin/python3", become=None, prompt: str = "",
+            tty: bool = False) -> str:
     """The shell command that starts the first stage with the given remote interpreter.
 
     ``python``: a path or name, or ``auto``; ``become``: an ``orch.rpc.become.Become`` (the
-    command then runs under it and announces itself with the ready marker).
+    command then runs under it and announces itself with the ready marker); ``tty``: the
+    session has a terminal (``orch.rpc.become.needs_tty``), see ``TTY_LINES``.
     """
-    source = COMMAND
-    if become is not None:
-        head, _, rest = COMMAND.partition("\n")
-        source = head + "\n" + READY_LINE + rest
+    source = first_stage(become is not None, tty)
     if python == "auto":
         names = " ".join(shlex.quote(name) for name in INTERPRETERS)
         script = (f"for p in {names}; do if command -v \"$p\" >/dev/null 2>&1; then "
@@ -94,10 +124,23 @@ def command(python: str = "/usr/bin/python3", become=None, prompt: str = "") -> 
     else:
         script = f"exec {shlex.quote(python)} -I -S -c '{source}'"
     if become is not None:
-        return become.wrap(script, prompt)
+        return become.wrap(script, prompt, tty)
     if python == "auto":
         return f"exec /bin/sh -c {shlex.quote(script)}"
     return script
+
+
+def first_stage(escalated: bool = False, tty: bool = False) -> str:
+    """The first stage's source: COMMAND, with the ready marker under escalation, and on a
+    terminal (``tty``) with ``TTY_LINES`` before it and ``TTY_TAIL`` around ``main()``."""
+    if not escalated:
+        return COMMAND
+    if not tty:
+        head, _, rest = COMMAND.partition("\n")
+        return head + "\n" + READY_LINE + rest
+    lines = COMMAND.split("\n", 3)  # the imports, the version check (two lines), the rest
+    return ("\n".join(lines[:3]) + "\n" + TTY_LINES + READY_LINE  # the check's words first
+            + lines[3].replace("runtime.main()\n", TTY_TAIL))
 
 
 @functools.lru_cache(maxsize=1)

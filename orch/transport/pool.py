@@ -31,14 +31,18 @@ class Connection:
         self.target = target
         self._ssh = ssh
 
-    async def start_process(self, command: str) -> RemoteProcess:
-        """Start ``command`` (a fixed string orch owns, never user data) with binary pipes.
+    async def start_process(self, command: str, tty: bool = False) -> RemoteProcess:
+        """Start ``command`` (a fixed string orch owns, never user data) with binary pipes,
+        or, with ``tty``, on a pseudo-terminal (one output stream; for su and doas, which read a
+        password from a terminal only; the command must make it raw before binary data).
 
         :raises ChannelLost: the connection dropped.
         :raises Unreachable: the host refused to open a session channel.
         """
+        terminal = {"term_type": "dumb"} if tty else {}
         try:
-            return RemoteProcess(await self._ssh.create_process(command, encoding=None))
+            return RemoteProcess(await self._ssh.create_process(command, encoding=None,
+                                                                **terminal))
         except (OSError, asyncssh.DisconnectError) as error:
             raise ChannelLost(f"cannot start a process: {_reason(error)}") from None
         except asyncssh.Error as error:

@@ -60,6 +60,16 @@ class RemoteProcess:
         except _FAILURES as error:
             raise _lost(error) from None
 
+    async def read(self, limit: int) -> bytes:
+        """Up to ``limit`` bytes of stdout, as soon as any arrive (b"" once it has ended).
+
+        :raises ChannelLost: the connection dropped.
+        """
+        try:
+            return await self._process.stdout.read(limit)
+        except _FAILURES as error:
+            raise _lost(error) from None
+
     async def read_stderr(self, limit: int) -> bytes:
         """Up to ``limit`` bytes of what the process wrote to stderr (b"" once it has ended).
 
