@@ -488,8 +488,11 @@ def rootlogin_keys_file():
     if not os.path.exists(SSHD):
         raise HostError("root login: %s not found (cannot ask sshd whether root may log in)"
                         % SSHD)
-    done = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, timeout=30)
+    try:
+        done = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, timeout=30)
+    except (OSError, subprocess.SubprocessError) as error:
+        raise HostError("root login: cannot run %s: %s" % (SSHD, error))
     if done.returncode != 0:
         reason = done.stderr.decode("utf-8", "replace").strip().splitlines()
         raise HostError("root login: %s failed: %s" % (" ".join(argv[:-2]), reason[-1]

@@ -176,13 +176,13 @@ def run(args, env) -> int:
     if action == "init" and args.modules:
         raise InputError("init takes no MODULE (did you mean 'orch host trust'?)",
                          Where(path="MODULE"))
+    if args.root_login and not (action == "init" and args.restricted):
+        raise InputError("--root-login goes with 'init --restricted'", Where(path="--root-login"))
     if action == "trust":
         arguments["trusted"] = json.dumps(trusted_lines(args, env))
     elif args.caller:
         lines = [caller_line(text, env.cwd) for text in args.caller]
         arguments["callers"] = json.dumps(lines)
-    if args.root_login and not (action == "init" and args.restricted):
-        raise InputError("--root-login goes with 'init --restricted'", Where(path="--root-login"))
     if action == "init" and args.restricted:
         if not args.caller:
             raise InputError("--restricted needs at least one --caller NAME=PUBLIC-KEY",
