@@ -31,6 +31,17 @@ With ``restricted`` (``orch host init --restricted``, docs/trust.md) it also mak
         restrict,command="/usr/bin/sudo -n -- <this python> -I -S /usr/local/lib/orch/gate.pyc
         <operator>" <key>    (sudo at once: the gate's interpreter starts only once per login)
 
+With ``root_login`` too (``--restricted --root-login``) the orch key logs in as root, so no sudo
+runs per login and the forced command sits in root's own file: first ``sshd -T -C user=root,...``
+(the running sshd's own config) must let root log in with a key, else nothing is changed; then
+
+    root's authorized_keys (sshd's first AuthorizedKeysFile; /root/.ssh/authorized_keys)
+                                 root:root 0600 (folder 0700)  each operator's key as
+        restrict,command="<this python> -I -S /usr/local/lib/orch/gate.pyc <operator>" <key>
+    ~<login user>/.ssh/authorized_keys  those keys' lines removed (the key no longer logs in
+                                        as the login user)
+    /etc/sudoers.d/orch-gate     removed when an earlier sudo-variant init left it
+
 ``trust`` adds hashes to /etc/orch/trusted.d/ (``orch host trust``).
 
 Idempotent: a second run reports ``changed`` false. In check mode nothing is written and the
@@ -75,6 +86,11 @@ AGENT = {
                     "type": "boolean", "required": False, "prompt": "Restricted",
                     "description": "Also install the gate, trusted.d and the forced command",
                 },
+                "root_login": {
+                    "type": "boolean", "required": False, "prompt": "Root login",
+                    "description": "restricted: the orch key logs in as root (root's own "
+                                   "authorized_keys, no sudo rule); sshd must allow it",
+                },
                 "gate": {
                     "type": "string", "required": False, "prompt": "Gate source",
                     "description": "orch/runtime/gate.py (masked in the audit line for its "
@@ -106,13 +122,19 @@ AGENT = {
                 "created": {"display_as": "Created", "description": "Paths made", "default": []},
                 "fixed": {"display_as": "Fixed", "description": "Paths whose owner, mode or "
                           "content was set right", "default": []},
+                "removed": {"display_as": "Removed", "description": "Paths removed (an older "
+                            "variant's sudo rule)", "default": []},
+                "login_user": {"display_as": "Log in as", "description": "The user orch logs "
+                               "in as on this host from now on (ansible_user / ssh User)",
+                               "default": None},
                 "state_dir": {"display_as": "State folder", "description": "/etc/orch",
                               "default": None},
                 "audit_log": {"display_as": "Audit log", "description": "The root audit log",
                               "default": None},
             },
             "aggregate": [{"function": "boolean_summary",
-                           "args": ["changed", {"true": "changed", "false": "unchanged"}]}],
+                           "args": ["changed", {"true": "changed", "false": "unchanged"}]},
+                          {"function": "summary", "args": ["login_user"]}],
         },
         "trust": {
             "description": "Trust runtime and module hashes (/etc/orch/trusted.d/)",
@@ -154,6 +176,7 @@ GATE_DIR = "/usr/local/lib/orch"
 GATE_PATH = GATE_DIR + "/gate.py"
 GATE_CODE = GATE_DIR + "/gate.pyc"  # what the forced command runs (compiled from GATE_PATH)
 SUDO = "/usr/bin/sudo"
+SSHD = "/usr/sbin/sshd"
 #: What restricted mode denies to everyone but the operators named in the policy.
 RESTRICTED_MODULES = ("command", "file", "package", "orchhost")
 RESTRICTED_POLICY = (POLICY_HEADER.replace("edit freely", "restricted mode; edit freely")
@@ -171,6 +194,7 @@ class Plan(object):
         self.check_mode = check_mode
         self.created = []
         self.fixed = []
+        self.removed = []
 
     def folder(self, path, mode):
         if not os.path.isdir(path):
@@ -255,6 +279,13 @@ def init(request):
         if not os.path.isdir(parent):
             request.abort("%s does not exist: is this the root of a host?" % parent)
             return {}
+    root_keys = None
+    if request.args.get("restricted") and request.args.get("root_login"):
+        try:  # before anything is made: a host whose sshd refuses root keeps its login user
+            root_keys = _under_root(rootlogin_keys_file())
+        except HostError as error:
+            request.abort("%s; nothing was changed" % error)
+            return {}
     plan = Plan(request.check_mode)
     callers = request.args.get("callers")
     try:
@@ -273,7 +304,7 @@ def init(request):
         plan.folder(log, 0o750)
         plan.file(os.path.join(log, "audit.log"), 0o640, "")
         if request.args.get("restricted"):
-            _restrict(plan, request.args, etc)
+            _restrict(plan, request.args, etc, root_keys)
     except HostError as error:
         request.abort(str(error))
         return {}
@@ -281,17 +312,21 @@ def init(request):
         request.abort("cannot set up %s: %s" % (
             getattr(error, "filename", None) or etc, error.strerror or error))
         return {}
+    sudo_user = os.environ.get("SUDO_USER")
     return {
-        "changed": bool(plan.created or plan.fixed),
+        "changed": bool(plan.created or plan.fixed or plan.removed),
         "created": plan.created,
         "fixed": plan.fixed,
+        "removed": plan.removed,
+        "login_user": "root" if root_keys or not sudo_user else sudo_user,
         "state_dir": etc,
         "audit_log": os.path.join(log, "audit.log"),
     }
 
 
-def _restrict(plan, args, etc):
-    """The restricted parts of init: the gate, trusted.d, deny policies, forced commands."""
+def _restrict(plan, args, etc, root_keys=None):
+    """The restricted parts of init: the gate, trusted.d, deny policies, forced commands (in
+    the login user's authorized_keys with a sudo rule, or in ``root_keys`` for a root login)."""
     import hashlib
 
     gate, keys = args.get("gate") or "", args.get("keys") or []
@@ -315,6 +350,11 @@ def _restrict(plan, args, etc):
         untouched = not os.path.exists(path) or _read(path) == DEFAULT_POLICIES.get(module)
         if untouched:  # an operator's own edits are kept
             plan.file(path, 0o644, RESTRICTED_POLICY % (module, operators), replace=True)
+    if root_keys:
+        _root_keys(plan, keys, root_keys)  # first: the key keeps a way in should a step fail
+        _unforce_login_user(plan, keys)
+        _remove_sudo_rule(plan)
+        return
     user = _force_gate(plan, keys)
     _sudo_rule(plan, user)
 
@@ -412,7 +452,7 @@ def _force_gate(plan, keys):
     wanted = list(lines)
     for key in keys:
         operator, kind, blob = key.split(" ")
-        needle = re.compile(r"(^|\s)%s %s(\s|$)" % (re.escape(kind), re.escape(blob)))
+        needle = _key_needle(kind, blob)
         forced = 'restrict,command="%s -n -- %s -I -S %s %s" ' % (
             SUDO, sys.executable, GATE_CODE, operator)
         hits = [index for index, line in enumerate(wanted) if needle.search(line)]
@@ -426,6 +466,263 @@ def _force_gate(plan, keys):
         if not plan.check_mode:
             atomic_keys(path, "\n".join(wanted) + "\n", entry.pw_uid, entry.pw_gid)
     return user
+
+
+def _key_needle(kind, blob):
+    """Finds the key ``<kind> <blob>`` in an authorized_keys line, whatever its options."""
+    return re.compile(r"(^|\s)%s %s(\s|$)" % (re.escape(kind), re.escape(blob)))
+
+
+def rootlogin_keys_file():
+    """root's authorized_keys as this host's sshd sees a root login (``sshd -T -C``), or a
+    HostError naming the setting that refuses it. Reads only; runs sshd, never a shell."""
+    import subprocess
+
+    from_ssh = _ssh_connection()
+    client, server, port = from_ssh if from_ssh else ("127.0.0.1", "127.0.0.1", "22")
+    argv = [SSHD, "-T", "-C", "user=root,host=%s,addr=%s,laddr=%s,lport=%s" % (
+        client, client, server, port)]
+    config = _running_sshd_config()
+    if config:
+        argv[1:1] = ["-f", config]
+    if not os.path.exists(SSHD):
+        raise HostError("root login: %s not found (cannot ask sshd whether root may log in)"
+                        % SSHD)
+    try:
+        done = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, timeout=30)
+    except (OSError, subprocess.SubprocessError) as error:
+        raise HostError("root login: cannot run %s: %s" % (SSHD, error))
+    if done.returncode != 0:
+        reason = done.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise HostError("root login: %s failed: %s" % (" ".join(argv[:-2]), reason[-1]
+                                                          if reason else "no output"))
+    import grp
+
+    entry = pwd.getpwnam("root")
+    groups = set(group.gr_name for group in grp.getgrall() if "root" in group.gr_mem)
+    try:
+        groups.add(grp.getgrgid(entry.pw_gid).gr_name)
+    except KeyError:
+        pass
+    return root_keys_path(sshd_settings(done.stdout.decode("utf-8", "replace")), client,
+                          entry, groups)
+
+
+#: sshd's PermitRootLogin values that let root log in with a key that has a forced command.
+ROOT_KEY_LOGINS = ("yes", "prohibit-password", "without-password", "forced-commands-only")
+
+
+def sshd_settings(text):
+    """``sshd -T`` output as {keyword: [value, ...]} (a keyword given on several lines, such
+    as allowusers, gets one value per line)."""
+    settings = {}
+    for line in text.splitlines():
+        keyword, _, value = line.strip().partition(" ")
+        if keyword:
+            settings.setdefault(keyword.lower(), []).append(value.strip())
+    return settings
+
+
+def root_keys_path(settings, client, entry, groups):
+    """The file sshd reads root's keys from, by ``settings`` (``sshd_settings``) for a login
+    from ``client``; HostError naming the sshd setting when root may not log in with a key."""
+    permit = (settings.get("permitrootlogin") or ["no"])[0]
+    if permit not in ROOT_KEY_LOGINS:
+        raise HostError("root login: sshd has PermitRootLogin %s (needs prohibit-password, "
+                        "forced-commands-only or yes)" % permit)
+    if any(_user_match(pattern, client) for pattern in _words(settings, "denyusers")):
+        raise HostError("root login: sshd's DenyUsers matches root from %s" % client)
+    allowed = _words(settings, "allowusers")
+    if allowed and not any(_user_match(pattern, client) for pattern in allowed):
+        raise HostError("root login: sshd's AllowUsers does not name root (from %s)" % client)
+    if any(_glob(pattern, name) for pattern in _words(settings, "denygroups")
+           for name in groups):
+        raise HostError("root login: sshd's DenyGroups matches a group of root")
+    allowed = _words(settings, "allowgroups")
+    if allowed and not any(_glob(pattern, name) for pattern in allowed for name in groups):
+        raise HostError("root login: sshd's AllowGroups names no group of root")
+    if (settings.get("pubkeyauthentication") or ["yes"])[0] != "yes":
+        raise HostError("root login: sshd has PubkeyAuthentication no")
+    files = _words(settings, "authorizedkeysfile")
+    if not files or files[0] == "none":
+        raise HostError("root login: sshd has no AuthorizedKeysFile")
+    path = files[0]
+    if re.search(r"%[^%huU]", path.replace("%%", "")):
+        raise HostError("root login: AuthorizedKeysFile %s has a %%-token orch does not "
+                        "expand" % path)
+    path = re.sub(r"%[%hUu]", lambda token: {"%%": "%", "%h": entry.pw_dir, "%u": "root",
+                                             "%U": str(entry.pw_uid)}[token.group(0)], path)
+    return os.path.normpath(path if path.startswith("/") else os.path.join(entry.pw_dir, path))
+
+
+def _words(settings, keyword):
+    return [word for value in settings.get(keyword) or [] for word in value.split()]
+
+
+def _glob(pattern, text):
+    import fnmatch
+
+    return fnmatch.fnmatchcase(text, pattern)
+
+
+def _user_match(pattern, client):
+    """sshd's ``USER[@HOST]`` pattern against root from ``client`` (HOST: names or address
+    patterns, comma lists, ``!`` negation, CIDR)."""
+    user, _, hosts = pattern.partition("@")
+    if not _glob(user, "root"):
+        return False
+    if not hosts:
+        return True
+    import ipaddress
+
+    matched = False
+    for item in hosts.split(","):
+        negated, item = item.startswith("!"), item.lstrip("!")
+        try:
+            hit = ipaddress.ip_address(client) in ipaddress.ip_network(item, strict=False) \
+                if "/" in item else _glob(item, client)
+        except ValueError:
+            hit = False
+        if hit and negated:
+            return False
+        matched = matched or hit
+    return matched
+
+
+def _ancestors():
+    """This process and its parents, up to (not including) pid 1."""
+    pid, seen = os.getpid(), 0
+    while pid > 1 and seen < 64:
+        yield pid
+        try:
+            status = _read("/proc/%d/status" % pid)
+        except (IOError, OSError):
+            return
+        found = re.search(r"^PPid:\s*(\d+)", status, re.M)
+        pid, seen = (int(found.group(1)) if found else 0), seen + 1
+
+
+def _ssh_connection():
+    """(client address, server address, server port) of the ssh login this runs under: from
+    the first process up the tree that has SSH_CONNECTION (sudo clears it from ours)."""
+    for pid in _ancestors():
+        try:
+            with open("/proc/%d/environ" % pid, "rb") as handle:
+                environ = handle.read().split(b"\0")
+        except (IOError, OSError):
+            continue
+        for item in environ:
+            if item.startswith(b"SSH_CONNECTION="):
+                fields = item[len(b"SSH_CONNECTION="):].decode("ascii", "replace").split()
+                if len(fields) == 4:
+                    return fields[0], fields[2], fields[3]
+    return None
+
+
+def _sshd_session_user():
+    """The user of the sshd session this runs under (its ``sshd: user@notty`` process runs as
+    that user), for a runtime whose environment lost SUDO_USER (started by a sudo gate)."""
+    for pid in _ancestors():
+        try:
+            if os.path.realpath("/proc/%d/exe" % pid) != os.path.realpath(SSHD):
+                continue
+            found = re.search(r"^Uid:\s*(\d+)", _read("/proc/%d/status" % pid), re.M)
+            if found and int(found.group(1)) != 0:
+                return pwd.getpwuid(int(found.group(1))).pw_name
+        except (IOError, OSError, KeyError):
+            continue
+    return None
+
+
+def _running_sshd_config():
+    """The ``-f`` config of the sshd this login came through (its listener's command line
+    keeps it), or None for sshd's default."""
+    for pid in _ancestors():
+        try:
+            if os.path.realpath("/proc/%d/exe" % pid) != os.path.realpath(SSHD):
+                continue
+            with open("/proc/%d/cmdline" % pid, "rb") as handle:
+                words = handle.read().replace(b"\0", b" ").decode("utf-8", "replace").split()
+        except (IOError, OSError):
+            continue
+        for index, word in enumerate(words):
+            if word == "-f" and index + 1 < len(words):
+                return words[index + 1]
+            if word.startswith("-f") and len(word) > 2 and word[2] == "/":
+                return word[2:]
+    return None
+
+
+def _root_keys(plan, keys, path):
+    """Each operator's key in root's authorized_keys with the gate as its forced command
+    (replacing a line with the same key, keeping every other line); root 0600, folder 0700."""
+    if os.path.islink(path) or (os.path.exists(path) and not os.path.isfile(path)):
+        raise HostError("%s is not a regular file" % path)
+    folder = os.path.dirname(path)
+    home = _under_root(pwd.getpwnam("root").pw_dir)
+    if not os.path.isdir(folder) or folder.startswith(home.rstrip("/") + "/"):
+        plan.folder(folder, 0o700)  # root's own (~/.ssh): made or set right
+    elif _writable_by_others(folder):
+        raise HostError("%s is writable by others than root: sshd would not trust it" % folder)
+    lines = _read(path).splitlines() if os.path.exists(path) else []
+    wanted = list(lines)
+    for key in keys:
+        operator, kind, blob = key.split(" ")
+        line = 'restrict,command="%s -I -S %s %s" %s %s' % (
+            sys.executable, GATE_CODE, operator, kind, blob)
+        needle = _key_needle(kind, blob)
+        hits = [index for index, old in enumerate(wanted) if needle.search(old)]
+        if not hits:
+            wanted.append(line)
+            continue
+        wanted[hits[0]] = line
+        wanted = [old for index, old in enumerate(wanted) if index not in hits[1:]]
+    text = "\n".join(wanted) + "\n"
+    if not os.path.exists(path):
+        plan.created.append(path)
+    elif wanted != lines:
+        plan.fixed.append(path)
+    else:
+        plan._owner_and_mode(path, 0o600)
+        return
+    if not plan.check_mode:
+        plan._write(path, 0o600, text)
+
+
+def _writable_by_others(path):
+    info = os.lstat(path)
+    return info.st_uid != 0 or bool(info.st_mode & 0o022)
+
+
+def _unforce_login_user(plan, keys):
+    """Remove the operator keys' lines from the login user's authorized_keys (the user sudo
+    came from, as ``_force_gate`` finds it): the orch key then logs in as root only. Nothing
+    to do when init itself runs over a root login."""
+    user = os.environ.get("SUDO_USER") or _sshd_session_user()
+    if not user or user == "root":
+        return
+    entry = pwd.getpwnam(user)
+    path = _under_root(os.path.join(entry.pw_dir, ".ssh", "authorized_keys"))
+    if os.path.islink(path) or not os.path.isfile(path):
+        return
+    needles = [_key_needle(*key.split(" ")[1:]) for key in keys]
+    lines = _read(path).splitlines()
+    wanted = [line for line in lines if not any(needle.search(line) for needle in needles)]
+    if wanted != lines:
+        plan.fixed.append(path)
+        if not plan.check_mode:
+            atomic_keys(path, "".join(line + "\n" for line in wanted), entry.pw_uid,
+                        entry.pw_gid)
+
+
+def _remove_sudo_rule(plan):
+    """A root login needs no sudo rule: remove the one a sudo-variant init wrote."""
+    path = _under_root("/etc/sudoers.d/orch-gate")
+    if os.path.lexists(path):
+        plan.removed.append(path)
+        if not plan.check_mode:
+            os.unlink(path)
 
 
 def atomic_keys(path, text, uid, gid):

@@ -54,6 +54,7 @@ TOOLS = {  # tool -> Debian package (scripts/system-deps.sh installs them)
     "visudo": "sudo", "useradd": "passwd", "usermod": "passwd", "userdel": "passwd",
     "chpasswd": "passwd", "/usr/bin/python3": "python3", HAPROXY: "haproxy",
     "/etc/init.d/haproxy": "haproxy", "start-stop-daemon": "dpkg",
+    "/usr/share/base-files/dot.profile": "base-files",
     CHECK_LOAD: "monitoring-plugins-basic", "openssl": "openssl", "/usr/bin/su": "util-linux",
 }
 
@@ -407,16 +408,49 @@ def sshd_config(host_dir: Path, spec: HostSpec, address: str, user: str, plan: P
         "PubkeyAuthentication yes",
         "PasswordAuthentication no",
         "KbdInteractiveAuthentication no",
-        "PermitRootLogin no",
+        f"PermitRootLogin {permit_root_login(spec)}",
         "UsePAM no",
         "StrictModes yes",
         "ExposeAuthInfo yes",
-        f"AllowUsers {user}@{plan.subnet} {user}@{plan.inner_subnet}",
+        f"AllowUsers {user}@{plan.subnet} {user}@{plan.inner_subnet}{root_allowed(spec, plan)}",
         "MaxStartups 100:30:200",
         "LogLevel VERBOSE",
         "Subsystem sftp /usr/lib/openssh/sftp-server",
         "",
     ])
+
+
+# ---------------------------------------------------------------------------- root's login
+
+#: The host whose sshd keeps ``PermitRootLogin no`` (tests/trust/test_root_login.py: init
+#: --root-login must refuse it); every other host has Debian's default, prohibit-password.
+ROOT_LOGIN_REFUSED = "web3"
+BASE_FILES = Path("/usr/share/base-files")  # Debian's root dot files (package base-files)
+
+
+def permit_root_login(spec: HostSpec) -> str:
+    return "no" if spec.name == ROOT_LOGIN_REFUSED else "prohibit-password"
+
+
+def root_allowed(spec: HostSpec, plan: Plan) -> str:
+    """root's AllowUsers entries (none where root may not log in)."""
+    if spec.name == ROOT_LOGIN_REFUSED:
+        return ""
+    return f" root@{plan.subnet} root@{plan.inner_subnet}"
+
+
+def root_home(host_dir: Path) -> list[str]:
+    """The host's own /root (``DIR/hosts/<h>/root``, bind-mounted): root 0700 with Debian's
+    .bashrc and .profile and an empty .ssh 0700, so no key logs in as root until ``orch host
+    init --root-login`` writes one, and nothing ever touches this machine's /root."""
+    home = host_dir / "root"
+    (home / ".ssh").mkdir(parents=True, exist_ok=True)
+    for path in (home, home / ".ssh"):
+        os.chown(path, 0, 0)
+        os.chmod(path, 0o700)
+    for name in ("bashrc", "profile"):
+        write(home / f".{name}", (BASE_FILES / f"dot.{name}").read_text(), 0o644, 0, 0)
+    return [str(home), "/root"]
 
 
 def sudoers(spec: HostSpec, user: str) -> str | None:
@@ -455,7 +489,8 @@ def host_files(fleet_dir: Path, spec: HostSpec, plan: Plan, names: Names, uid: i
                               f"::1\tlocalhost ip6-localhost ip6-loopback\n")
     write(host_dir / "hostname", spec.name + "\n")
     mounts = [[str(home), "/home"], [str(sudo_dir), "/etc/sudoers.d"],
-              [str(host_dir / "hosts"), "/etc/hosts"], [str(host_dir / "hostname"), "/etc/hostname"]]
+              [str(host_dir / "hosts"), "/etc/hosts"], [str(host_dir / "hostname"), "/etc/hostname"],
+              root_home(host_dir)]
     overlays, tmpfs, boot = [], [], []
     if spec.python != "/usr/bin/python3":
         overlays.append(hide_python(host_dir, spec))
@@ -971,6 +1006,8 @@ def up(fleet_dir: Path) -> dict:
                 "host_key": hosts[spec.name]["host_key"],
                 "sshd_log": str(fleet_dir / "hosts" / spec.name / "sshd.log"),
                 "home": str(fleet_dir / "hosts" / spec.name / "home" / names.user),
+                "root_home": str(fleet_dir / "hosts" / spec.name / "root"),
+                "permit_root_login": permit_root_login(spec),
                 "own_system": spec.own_system,
                 "role": spec.role,
                 "root_password": spec.name in SU_HOSTS,

@@ -178,6 +178,45 @@ def test_no_sudo_rule_on_the_bastion(fleet):
     assert result.returncode != 0 and result.stdout == ""
 
 
+# ---------------------------------------------------------------------------- root
+
+def host_sshd_pid(fleet, name: str) -> int:
+    """The pid of the host's sshd (its PidFile): a process in the host's mount namespace."""
+    return int((fleet.dir / "hosts" / name / "sshd.pid").read_text())
+
+
+@pytest.mark.parametrize("name", HOST_NAMES)
+def test_every_host_has_its_own_root_home_and_no_root_key(fleet, name):
+    host = fleet.hosts[name]
+    home = Path(host["root_home"])
+    assert home == fleet.dir / "hosts" / name / "root"
+    for path in (home, home / ".ssh"):
+        info = path.lstat()
+        assert (info.st_uid, info.st_gid, info.st_mode & 0o7777) == (0, 0, 0o700), path
+    assert list((home / ".ssh").iterdir()) == []
+    for dot in ("bashrc", "profile"):
+        assert (home / f".{dot}").read_text() == Path(f"/usr/share/base-files/dot.{dot}").read_text()
+    marker = home / f"root-of-{name}"
+    marker.write_text(name)
+    try:  # what the host sees at /root is that folder, not this machine's /root
+        seen = subprocess.run(["nsenter", "-t", str(host_sshd_pid(fleet, name)), "-m",
+                               "cat", f"/root/root-of-{name}"], capture_output=True, text=True)
+        assert seen.returncode == 0 and seen.stdout == name, seen.stderr
+        assert not Path(f"/root/root-of-{name}").exists()
+    finally:
+        marker.unlink()
+    refused = fleet.ssh(name, "id -u", options=("-l", "root"))  # no key of root's yet
+    assert refused.returncode == 255 and "Permission denied" in refused.stderr, refused.stderr
+    config = (fleet.dir / "hosts" / name / "sshd_config").read_text()
+    if name == "web3":  # the host that keeps refusing root (tests/trust/test_root_login.py)
+        assert host["permit_root_login"] == "no" and "PermitRootLogin no\n" in config
+        assert " root@" not in config
+    else:
+        assert host["permit_root_login"] == "prohibit-password"
+        assert "PermitRootLogin prohibit-password\n" in config
+        assert f" root@{fleet.info['subnet']} " in config
+
+
 # ---------------------------------------------------------------------------- python
 
 def test_web4_has_its_python_elsewhere(fleet):

@@ -22,6 +22,7 @@ DESCRIPTION = """Set the selected hosts up for orch by calling orchhost.init on 
 
   orch host init -I web1 --caller rip=~/.ssh/id_ed25519.pub
   orch host init -I web1 -b --restricted --caller rip=~/.ssh/orch.pub
+  orch host init -I web1 -b --restricted --root-login --caller rip=~/.ssh/orch.pub
   orch host trust -b -C web                 # after an upgrade: trust this version's code
   orch host trust appmgr -b --batch 1 --batch-sleep 10   # a rolling trust, one host at a time
   orch host init -C web --caller alice=SHA256:abc... --check
@@ -40,6 +41,15 @@ version's orch/runtime/core.py, before rolling the new version out. A host that 
 code it does not trust names the module and the hash it got ('orch call' lists them under
 Failed hosts), so a half-trusted fleet shows which hosts still need 'orch host trust'.
 
+--restricted --root-login makes the orch key log in as root instead (no sudo per login, and
+the forced command sits in root's own authorized_keys, which the login user cannot change):
+init first asks the host's sshd (sshd -T) whether root may log in with a key (PermitRootLogin
+prohibit-password, Debian's default; AllowUsers/DenyUsers/AllowGroups) and changes nothing if
+not; then writes the keys to root's AuthorizedKeysFile, removes them from the login user's,
+and removes an earlier init's /etc/sudoers.d/orch-gate. From then on log in as root: in the
+inventory ansible_user=root (or 'User root' in ~/.ssh/config); 'Log in as' in the output says
+which user each host expects.
+
 Exit 0 when every host answered OK, 1 when some failed or were unreachable, 2 for bad input."""
 
 _NAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
@@ -53,6 +63,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
                              "the modules orch ships)")
     parser.add_argument("--restricted", action="store_true",
                         help="init: restricted mode (gate, pinned code, deny-by-default)")
+    parser.add_argument("--root-login", action="store_true",
+                        help="init --restricted: the orch key logs in as root (root's own "
+                             "authorized_keys, no sudo rule); then use ansible_user=root")
     parser.add_argument("--allow", action="append", default=[], metavar="NAME",
                         help="init --restricted: who may use command, file, package, orchhost "
                              "(repeat; default: every --caller)")
@@ -163,6 +176,8 @@ def run(args, env) -> int:
     if action == "init" and args.modules:
         raise InputError("init takes no MODULE (did you mean 'orch host trust'?)",
                          Where(path="MODULE"))
+    if args.root_login and not (action == "init" and args.restricted):
+        raise InputError("--root-login goes with 'init --restricted'", Where(path="--root-login"))
     if action == "trust":
         arguments["trusted"] = json.dumps(trusted_lines(args, env))
     elif args.caller:
@@ -178,6 +193,8 @@ def run(args, env) -> int:
                          keys=json.dumps([public_key(text, env.cwd) for text in args.caller]),
                          allow=json.dumps([name for name in args.allow if _NAME.match(name)]),
                          trusted=json.dumps(trusted_lines(args, env)))
+        if args.root_login:
+            arguments["root_login"] = "true"
     args.target = f"orchhost.{action}"
     args.summarize = True
     loop = eventloop.loop_factory(env.environ)

@@ -67,3 +67,10 @@ def test_become_flag_is_a_clear_error_until_become_exists(tmp_path):
 def test_bad_caller_exits_2_with_one_line(tmp_path):
     code, _, err = _run(tmp_path, "host", "init", "--caller", "rip", "-i", str(tmp_path / "x.yml"))
     assert code == 2 and "--caller" in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("argv", [("init", "--root-login"), ("trust", "--root-login")])
+def test_root_login_without_init_restricted_exits_2_with_one_line(tmp_path, argv):
+    code, _, err = _run(tmp_path, "host", *argv, "-i", str(tmp_path / "x.yml"))
+    assert code == 2 and "--root-login goes with 'init --restricted'" in err, err
+    assert len(err.strip().splitlines()) == 1
