@@ -268,8 +268,10 @@ class SshConfig:
         self._pass(_Pass(name, name, False, preset, found, runner, local))
         if self.wants_final:
             hostname = (preset.get("hostname") or found.get("hostname") or (None,))[0]
-            self._pass(_Pass(_final_host(hostname, name), name, True, preset, found, runner,
-                             local))
+            host = _final_host(hostname, name)
+            if hostname is None:  # ssh.c sets it between the passes: no HostName line wins
+                found["hostname"] = (host,)
+            self._pass(_Pass(host, name, True, preset, found, runner, local))
         return found
 
     def _pass(self, state: _Pass) -> None:
