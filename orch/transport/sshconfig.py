@@ -14,6 +14,10 @@ is resolved in microseconds with precompiled patterns, so that a 200-entry confi
 run next to nothing; asyncssh's own config support would re-read it for every connection and
 stop orch sharing prepared options between hosts.
 
+``Match`` lines are evaluated by ``sshconfig_match`` with the options obtained at their line
+(the inventory's first, as ssh's command line); a ``Match final`` line makes OpenSSH's second
+pass, where ``Host`` lines match the resolved host name.
+
 ``~`` and ``%d`` expand from ``$HOME`` (OpenSSH uses the passwd entry), so that a test, or an
 operator, can point ``HOME`` at another folder.
 """
@@ -91,7 +95,7 @@ def _home() -> str:
 
 
 def expand_path(path: str, tokens: Mapping[str, str]) -> str:
-    """``~`` from ``$HOME`` and OpenSSH's ``%`` tokens (``%d %u %h %n %p %r %l %i %%``)."""
+    """``~`` from ``$HOME`` and OpenSSH's ``%`` tokens (``%d %u %h %n %p %r %l %L %i %%``)."""
     if path == "~" or path.startswith("~/"):
         path = _home() + path[1:]
     return expand_tokens(path, tokens)
