@@ -14,6 +14,10 @@ is resolved in microseconds with precompiled patterns, so that a 200-entry confi
 run next to nothing; asyncssh's own config support would re-read it for every connection and
 stop orch sharing prepared options between hosts.
 
+``Match`` lines are evaluated by ``sshconfig_match`` with the options obtained at their line
+(the inventory's first, as ssh's command line); a ``Match final`` line makes OpenSSH's second
+pass, where ``Host`` lines match the resolved host name.
+
 ``~`` and ``%d`` expand from ``$HOME`` (OpenSSH uses the passwd entry), so that a test, or an
 operator, can point ``HOME`` at another folder.
 """
@@ -23,16 +27,18 @@ from __future__ import annotations
 import functools
 import getpass
 import glob
+import ipaddress
 import os
+import pwd
 import re
 import shlex
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from fnmatch import translate
 
 from orch.errors import InputError, Where
 from orch.transport.options import Target
+from orch.transport.sshconfig_match import MatchLine, Patterns, Runner, parse_match
 
 DEFAULT_IDENTITIES = ("~/.ssh/id_ed25519", "~/.ssh/id_ecdsa", "~/.ssh/id_rsa")
 GLOBAL_KNOWN_HOSTS = ("/etc/ssh/ssh_known_hosts",)
@@ -41,7 +47,7 @@ GLOBAL_KNOWN_HOSTS = ("/etc/ssh/ssh_known_hosts",)
 SUPPORTED = {
     "hostname", "user", "port", "identityfile", "identitiesonly", "proxyjump", "connecttimeout",
     "userknownhostsfile", "globalknownhostsfile", "stricthostkeychecking",
-    "serveraliveinterval", "hostkeyalias", "identityagent", "proxycommand",
+    "serveraliveinterval", "hostkeyalias", "identityagent", "proxycommand", "tag",
 }
 #: Accepted in ``-o`` and ignored, with the reason (documented in docs/INTERNALS.md).
 IGNORED = {
@@ -82,7 +88,6 @@ REFUSED = {"canonicalizehostname", "localcommand", "remotecommand",
            "certificatefile", "pkcs11provider", "securitykeyprovider", "knownhostscommand"}
 _FLAG_OPTION = {"-p": "port", "-l": "user", "-i": "identityfile", "-J": "proxyjump"}
 _MULTI = {"identityfile"}  # every value accumulates; the rest: first obtained wins
-_MATCH_CRITERIA = {"host", "originalhost", "all"}
 
 
 def _home() -> str:
@@ -90,7 +95,7 @@ def _home() -> str:
 
 
 def expand_path(path: str, tokens: Mapping[str, str]) -> str:
-    """``~`` from ``$HOME`` and OpenSSH's ``%`` tokens (``%d %u %h %n %p %r %l %i %%``)."""
+    """``~`` from ``$HOME`` and OpenSSH's ``%`` tokens (``%d %u %h %n %p %r %l %L %i %%``)."""
     if path == "~" or path.startswith("~/"):
         path = _home() + path[1:]
     return expand_tokens(path, tokens)
@@ -108,42 +113,78 @@ def expand_tokens(text: str, tokens: Mapping[str, str]) -> str:
 
 
 def _local_tokens() -> dict[str, str]:
-    return {"d": _home(), "u": getpass.getuser(), "i": str(os.getuid()),
-            "l": socket.gethostname().split(".")[0]}
-
-
-@dataclass(frozen=True)
-class _Patterns:
-    positive: re.Pattern | None
-    negative: re.Pattern | None
-
-    def matches(self, name: str) -> bool:
-        name = name.lower()
-        if self.negative is not None and self.negative.match(name):
-            return False
-        return self.positive is not None and self.positive.match(name) is not None
-
-
-def _compile(patterns: list[str]) -> _Patterns:
-    positive = [translate(p.lower()) for p in patterns if not p.startswith("!")]
-    negative = [translate(p[1:].lower()) for p in patterns if p.startswith("!")]
-    return _Patterns(re.compile("|".join(positive)) if positive else None,
-                     re.compile("|".join(negative)) if negative else None)
+    """The local side's tokens, as OpenSSH takes them: the user from the passwd entry, ``%l``
+    the host name, ``%L`` its first label."""
+    try:
+        user = pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:
+        user = getpass.getuser()
+    name = socket.gethostname()
+    return {"d": _home(), "u": user, "i": str(os.getuid()), "l": name,
+            "L": name.split(".")[0]}
 
 
 @dataclass(frozen=True)
 class Condition:
-    """When a ``Host`` or ``Match`` line applies: its criterion and patterns."""
+    """When a ``Host`` or ``Match`` line applies: a Host line's patterns (matched, case and
+    all, against the name ssh was given) or a Match line's criteria."""
 
-    criterion: str  # "host" (a Host line), "match-host", "match-originalhost", "all"
-    patterns: _Patterns | None
+    patterns: Patterns | None
+    match: MatchLine | None = None
 
-    def applies(self, original: str, hostname: str | None) -> bool:
-        if self.criterion == "all":
-            return True
-        if self.criterion == "match-host":
-            return self.patterns.matches(hostname or original)
-        return self.patterns.matches(original)
+
+class _Pass:
+    """What one pass over the config sees at each line: the options obtained so far (those
+    given before the file, as on ssh's command line, first), the names, whether it is the
+    final pass. ``Match`` criteria read it (``sshconfig_match.MatchLine.applies``)."""
+
+    __slots__ = ("host_arg", "original", "final", "preset", "found", "runner", "local")
+
+    def __init__(self, host_arg: str, original: str, final: bool, preset: Mapping,
+                 found: dict, runner: Runner, local: Mapping[str, str]):
+        self.host_arg, self.original, self.final = host_arg, original, final
+        self.preset, self.found, self.runner, self.local = preset, found, runner, local
+
+    def current(self, keyword: str) -> str | None:
+        values = self.preset.get(keyword) or self.found.get(keyword)
+        return values[0] if values else None
+
+    def match_host(self) -> str:
+        """``Match host``'s name: the HostName so far with %h expanded (the final pass: the
+        resolved name), as OpenSSH's match_cfg_line."""
+        hostname = None if self.final else self.current("hostname")
+        if hostname is None:
+            return self.host_arg
+        if "%" in hostname:
+            try:
+                hostname = expand_tokens(hostname, {"h": self.host_arg})
+            except ValueError:
+                pass
+        return hostname
+
+    def remote_user(self) -> str:
+        return self.current("user") or self.local["u"]
+
+    def exec_tokens(self) -> dict[str, str]:
+        host = self.match_host()
+        return {**self.local, "h": host, "n": self.original, "p": self.current("port") or "22",
+                "r": self.remote_user(), "k": self.current("hostkeyalias") or host}
+
+
+def _final_host(hostname: str | None, name: str) -> str:
+    """The host name OpenSSH's final pass matches (ssh.c between the passes): the HostName
+    with %h expanded, else the name given, in lower case unless an address."""
+    host = name
+    if hostname is not None:
+        try:
+            host = expand_tokens(hostname, {"h": name})
+        except ValueError:
+            host = hostname
+    try:
+        ipaddress.ip_address(host.partition("%")[0])
+    except ValueError:
+        return host.lower()
+    return host
 
 
 @dataclass(frozen=True)
@@ -192,6 +233,10 @@ class SshConfig:
         self.path = path
         self.conditions = conditions or {}
         self.files = files  # every file read, with its identity when read (see ``fresh``)
+        #: OpenSSH reads the files a second time when a Match line says ``final`` (even in a
+        #: block or included file that does not apply): ``final``/``canonical`` hold there.
+        self.wants_final = any(c.match is not None and c.match.wants_final
+                               for c in self.conditions.values())
 
     @classmethod
     def parse(cls, text: str, path: str = "ssh_config", read=None) -> SshConfig:
@@ -207,33 +252,53 @@ class SshConfig:
         """Whether every included file is still the one that was read."""
         return all(_identity(path) == identity for path, identity in self.files)
 
-    def lookup(self, name: str) -> dict[str, tuple[str, ...]]:
-        """The options for ``name`` (first obtained value wins; IdentityFile accumulates)."""
+    def lookup(self, name: str, preset: Mapping[str, tuple[str, ...]] | None = None,
+               runner: Runner | None = None,
+               local: Mapping[str, str] | None = None) -> dict[str, tuple[str, ...]]:
+        """The options for ``name`` (first obtained value wins; IdentityFile accumulates,
+        without repeats, as OpenSSH's add_identity_file).
+
+        ``preset``: what was obtained before the file (the inventory and ``ansible_ssh_*_args``,
+        ssh's command line): ``Match user``, ``Match host`` and exec's tokens see it first.
+        With a ``Match final`` line, a second pass as OpenSSH's: ``Host`` lines and
+        ``Match host`` see the resolved host name, and only options not yet set are taken.
+
+        :raises InputError: a ``Match exec`` command that cannot run, naming file and line.
+        """
         found: dict[str, tuple[str, ...]] = {}
+        preset = preset or {}
+        runner = runner or _RUNNER
+        local = local or _local_tokens()
+        self._pass(_Pass(name, name, False, preset, found, runner, local))
+        if self.wants_final:
+            hostname = (preset.get("hostname") or found.get("hostname") or (None,))[0]
+            host = _final_host(hostname, name)
+            if hostname is None:  # ssh.c sets it between the passes: no HostName line wins
+                found["hostname"] = (host,)
+            self._pass(_Pass(host, name, True, preset, found, runner, local))
+        return found
+
+    def _pass(self, state: _Pass) -> None:
+        found = state.found
         decided: dict[int, bool] = {}
         for block in self.blocks:
-            if not self._applies(block.chain, decided, name, found):
+            if not self._applies(block.chain, decided, state):
                 continue
             for keyword, args, _ in block.options:
                 if keyword in _MULTI:
-                    found[keyword] = found.get(keyword, ()) + args
+                    have = found.get(keyword, ())
+                    found[keyword] = have + tuple(arg for arg in args if arg not in have)
                 elif keyword not in found:
                     found[keyword] = args
-        return found
 
-    def _applies(self, chain: tuple[int, ...], decided: dict[int, bool], name: str,
-                 found: dict) -> bool:
+    def _applies(self, chain: tuple[int, ...], decided: dict[int, bool], state: _Pass) -> bool:
         for key in chain:
             applied = decided.get(key)
-            if applied is None:  # decided once, with the HostName obtained so far
-                hostname = found.get("hostname", (None,))[0]
+            if applied is None:  # decided once, with the options obtained at its line
                 condition = self.conditions[key]
-                if hostname is not None and "%" in hostname and condition.criterion == "match-host":
-                    try:  # as OpenSSH's match_cfg_line: the HostName so far, %h expanded
-                        hostname = expand_tokens(hostname, {"h": name})
-                    except ValueError:
-                        pass
-                applied = decided[key] = condition.applies(name, hostname)
+                applied = decided[key] = (
+                    condition.patterns.matches(state.host_arg) if condition.match is None
+                    else condition.match.applies(state))
             if not applied:
                 return False
         return True
@@ -270,10 +335,12 @@ class _Parser:
                 if not args:
                     raise InputError("Host needs at least one pattern", where)
                 close()
-                chain, options = outer + (self._condition(Condition("host", _compile(args))),), []
+                condition = Condition(Patterns(args, lower=False))
+                chain, options = outer + (self._condition(condition),), []
             elif keyword == "match":
                 close()
-                chain, options = outer + (self._condition(_match_condition(args, where)),), []
+                condition = Condition(None, parse_match(args, where))
+                chain, options = outer + (self._condition(condition),), []
             elif keyword == "include":
                 if not args:
                     raise InputError("Include needs a file", where)
@@ -386,18 +453,9 @@ def keyword_name(keyword: str) -> str:
              "canonicalizehostname": "CanonicalizeHostname", "localcommand": "LocalCommand",
              "remotecommand": "RemoteCommand", "certificatefile": "CertificateFile",
              "pkcs11provider": "PKCS11Provider", "securitykeyprovider": "SecurityKeyProvider",
-             "knownhostscommand": "KnownHostsCommand", "identityagent": "IdentityAgent"}
+             "knownhostscommand": "KnownHostsCommand", "identityagent": "IdentityAgent",
+             "tag": "Tag"}
     return names.get(keyword, keyword.capitalize())
-
-
-def _match_condition(args: list[str], where: Where) -> Condition:
-    if args and args[0].lower() == "all" and len(args) == 1:
-        return Condition("all", None)
-    if len(args) == 2 and args[0].lower() in ("host", "originalhost"):
-        return Condition(f"match-{args[0].lower()}", _compile(args[1].split(",")))
-    criterion = args[0] if args else "(nothing)"
-    raise InputError(f"Match {' '.join(args) or criterion}: orch supports only 'Match host "
-                     f"PATTERNS', 'Match originalhost PATTERNS' and 'Match all'", where)
 
 
 @functools.lru_cache(maxsize=256)
@@ -491,6 +549,7 @@ class Resolver:
         self.agent = environ.get("SSH_AUTH_SOCK", "")
         self._local = _local_tokens()
         self._hops: dict[tuple, Target] = {}
+        self.runner = Runner()  # Match exec results, shared by the hosts of a resolution
 
     def target(self, host) -> Target:
         """The ``Target`` of an inventory host (``name`` and ``vars``).
@@ -537,7 +596,8 @@ class Resolver:
 
     def _finish(self, name: str, given: str, first: dict, sources: dict, where: Where,
                 seen: tuple[str, ...]) -> Target:
-        for keyword, args in self.ssh_config.lookup(given).items():
+        found = self.ssh_config.lookup(given, first, self.runner, self._local)
+        for keyword, args in found.items():
             if keyword in _MULTI:
                 first[keyword] = first.get(keyword, ()) + args
                 sources.setdefault(keyword, "ssh_config")
@@ -663,6 +723,7 @@ def load(path: str) -> SshConfig:
 
 
 _CACHE: dict[tuple, Resolver] = {}
+_RUNNER = Runner()
 
 
 def resolver(config) -> Resolver:

@@ -143,7 +143,8 @@ def test_other_options_are_refused_naming_host_and_variable(resolve, args, refus
 
 
 @pytest.mark.parametrize("text, problem", [
-    ("Match exec true\n User x\n", "supports only"),
+    ("Match version OpenSSH_9*\n User x\n", "Match version: not supported by orch"),
+    ("Match user\n User x\n", "Match user: missing argument"),
     ("ProxyCommand nc %h %p | tee x\n", "needs a shell"),
     ("CanonicalizeHostname yes\n", "CanonicalizeHostname is not supported"),
     ("Include\n", "Include needs a file"),
