@@ -14,6 +14,7 @@ rather than ``user`` actions: ``orch call group.present name=deploy`` reads as A
 from orch_runtime import Abort, run, which
 
 RUN_TIMEOUT = 60
+LOCK_TRIES = 5  # runs of a tool that cannot lock the databases, a second apart
 NAME_PATTERN = "\\A[A-Za-z_][A-Za-z0-9._-]*\\$?\\Z"
 
 _NAME = {"type": "string", "required": True, "prompt": "Group", "description": "Group name",
@@ -114,7 +115,13 @@ def _tool(program):
 
 
 def _run_tool(argv, name):
-    result = run(argv, timeout=RUN_TIMEOUT)
+    import time
+
+    for _ in range(LOCK_TRIES):  # another groupadd or vigr holds /etc/group.lock: wait a bit
+        result = run(argv, timeout=RUN_TIMEOUT)
+        if result.rc == 0 or "cannot lock" not in result.stderr.lower():
+            break
+        time.sleep(1)
     if result.rc != 0:
         tail = result.stderr_tail()
         raise Abort("%s %s failed (exit %d)%s" % (argv[0].rsplit("/", 1)[-1], name, result.rc,

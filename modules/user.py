@@ -9,7 +9,8 @@ the shadow tools every Debian and RHEL host has (``useradd``, ``usermod``, ``use
 changed, so a repeated request reports ``changed`` false, and the reply names each field that
 changed (``changes``: ``created``, ``uid``, ``group``, ``groups``, ``shell``, ``home``,
 ``comment``, ``password``; ``removed``, ``home`` for ``absent``). Check mode reads the same
-state and predicts the same ``changes`` without running any tool.
+state and predicts the same ``changes`` without running any tool. A tool that "cannot lock"
+the databases (another useradd, a vipw) is run again, a second apart, LOCK_TRIES times.
 
 The password hash goes to ``chpasswd -e`` on its standard input, never in an argv (``useradd
 -p`` would show it to every local user in /proc); the input is ``sensitive``, so the audit log,
@@ -26,6 +27,7 @@ import os
 from orch_runtime import Abort, run, which
 
 RUN_TIMEOUT = 60
+LOCK_TRIES = 5  # runs of a tool that cannot lock the databases, a second apart
 NAME_PATTERN = "\\A[A-Za-z_][A-Za-z0-9._-]*\\$?\\Z"
 GROUP_PATTERN = "\\A[A-Za-z0-9_][A-Za-z0-9._-]*\\$?\\Z"
 PATH_PATTERN = "\\A/[^:\\n\\x00]*\\Z"
@@ -262,7 +264,13 @@ def tool(program):
 
 def run_tool(argv, what, stdin=None):
     """Run a shadow tool (no shell); an Abort naming ``what`` and the tool's words on failure."""
-    result = run(argv, stdin=stdin, timeout=RUN_TIMEOUT)
+    import time
+
+    for _ in range(LOCK_TRIES):  # another useradd or vipw holds /etc/passwd.lock: wait a bit
+        result = run(argv, stdin=stdin, timeout=RUN_TIMEOUT)
+        if result.rc == 0 or "cannot lock" not in result.stderr.lower():
+            break
+        time.sleep(1)
     if result.rc != 0:
         tail = result.stderr_tail()
         raise Abort("%s %s failed (exit %d)%s" % (os.path.basename(argv[0]), what, result.rc,

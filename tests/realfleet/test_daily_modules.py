@@ -41,9 +41,10 @@ def call(fleet, folder: Path, *argv: str, code: int = 0) -> tuple[dict, str]:
     """One ``orch call`` on web1 as root: (its HostReplied event, the whole output)."""
     done = orch(fleet, folder, "call", *argv, "-I", HOST, "-i", str(fleet.inventory), "-b",
                 "--json", timeout=120)
-    assert done.returncode == code, (argv, done.stdout[-3000:], done.stderr[-2000:])
     events = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
     replies = [event for event in events if event.get("type") == "HostReplied"]
+    assert done.returncode == code, (argv, [(event.get("status"), event.get("message"))
+                                            for event in replies], done.stderr[-2000:])
     assert [event["host"] for event in replies] == [HOST], done.stdout[-3000:]
     return replies[0], done.stdout + done.stderr
 
