@@ -14,7 +14,7 @@ from orch import schema
 from orch.runtime import core
 
 FLEET = ["haproxy", "appmgr", "nrpe", "angelianotify"]
-COLLECTION = ["command", "service", "package", "file"]
+COLLECTION = ["command", "service", "package", "file", "user", "group"]
 SHIPPED = FLEET + COLLECTION
 # Per-action keys the runtime and controller honour besides description/inputs/outputs/aggregate.
 ACTION_FLAGS = {"check_mode", "read_only", "needs_root"}
