@@ -104,8 +104,8 @@ AGENT = {
                 "trusted": TRUSTED_INPUT,
                 "allow": {
                     "type": "list", "required": False, "prompt": "Allowed operators",
-                    "description": "Who may use command, file, package and orchhost in "
-                                   "restricted mode (default: every operator in keys)",
+                    "description": "Who may use command, file, group, package, orchhost and "
+                                   "user in restricted mode (default: every operator in keys)",
                     "validation": "^[A-Za-z0-9_.@-]{1,64}$", "maxlength": 100,
                 },
                 "keys": {
@@ -169,7 +169,8 @@ POLICY_HEADER = """\
 #: replaces them with deny-by-default.
 DEFAULT_POLICIES = dict(
     (module, POLICY_HEADER % module + "policy default allow\n")
-    for module in ("appmgr", "command", "file", "haproxy", "package", "service", "orchhost")
+    for module in ("appmgr", "command", "file", "group", "haproxy", "package", "service",
+                   "orchhost", "user")
 )
 
 GATE_DIR = "/usr/local/lib/orch"
@@ -178,7 +179,9 @@ GATE_CODE = GATE_DIR + "/gate.pyc"  # what the forced command runs (compiled fro
 SUDO = "/usr/bin/sudo"
 SSHD = "/usr/sbin/sshd"
 #: What restricted mode denies to everyone but the operators named in the policy.
-RESTRICTED_MODULES = ("command", "file", "package", "orchhost")
+#: Each of these can make its caller root (a command, a sudoers file, a package's scripts, a
+#: uid-0 user or membership of group sudo, a policy of its own).
+RESTRICTED_MODULES = ("command", "file", "group", "package", "orchhost", "user")
 RESTRICTED_POLICY = (POLICY_HEADER.replace("edit freely", "restricted mode; edit freely")
                      + "allow\t%s\t*\t*\t*\npolicy default deny\n")
 

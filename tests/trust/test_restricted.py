@@ -263,6 +263,18 @@ def test_a_denied_action_and_a_forged_caller_are_denied_and_audited(restricted):
     assert " result=denied " in restricted.audit[-1]
 
 
+def test_making_a_root_user_is_denied_to_an_operator_not_in_the_policy(restricted):
+    """user and group can make their caller root (uid 0, group sudo): denied like command."""
+    for argv in (("user.present", "name=evil", "uid=0", "groups=sudo", "-b"),
+                 ("group.absent", "name=sudo", "-b")):
+        result = restricted.call(*argv, key=restricted.guest_key)
+        assert replies(result), (result.returncode, result.stdout, result.stderr)
+        [reply] = replies(result)
+        assert reply["status"] == "Aborted" and "denied" in reply["message"], reply
+        assert " caller=guest " in restricted.audit[-1]
+        assert " result=denied " in restricted.audit[-1]
+
+
 def test_orch_host_trust_pins_a_new_module(restricted):
     result = orch(restricted.folder, "host", "trust", "pwn", "-I", "web4", "-b")
     assert result.returncode == 0, result.stdout + result.stderr

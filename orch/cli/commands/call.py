@@ -31,8 +31,8 @@ Arguments are k=v pairs, checked against the module's declaration before anythin
 Inputs a module declares as local files (file.write's src=) are read on the controller (a
 relative path from the current folder) and sent as content; a *.j2 file, or template=true, is
 a Jinja2 template rendered for each host with its facts and inventory variables. --diff shows
-the unified diffs replies carry (file.write's, never for sensitive=true content). --dest DIR
-saves what file.fetch returns as DIR/<host>/<path> (1 MiB at most per file, checked here too).
+the unified diffs replies carry (file.write's and file.line's, never for sensitive=true
+content). --dest DIR saves what file.fetch returns as DIR/<host>/<path> (1 MiB at most per file, checked here too).
 
 Hosts whose inventory lists `agents` are called only if they offer the module (as MCollective
 adds the agent filter), unless they are named with -I. Hosts that list no `agents` offer every

@@ -34,7 +34,8 @@ operators given. Once /etc/orch exists the runtime reads its state there (see
 
 --restricted (docs/trust.md) also installs orch's gate as the forced command of each
 --caller key (KEY must then be the public key), pins this orch's runtime and modules in
-/etc/orch/trusted.d/, and denies command, file, package and orchhost to all but those callers.
+/etc/orch/trusted.d/, and denies command, file, group, package, orchhost and user to all but
+those callers.
 'orch host trust [MODULE...]' pins the runtime and the given modules (default: all) of this
 orch; run it from a version the hosts already trust, with --runtime pointing at the new
 version's orch/runtime/core.py, before rolling the new version out. A host that refuses
@@ -67,8 +68,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="init --restricted: the orch key logs in as root (root's own "
                              "authorized_keys, no sudo rule); then use ansible_user=root")
     parser.add_argument("--allow", action="append", default=[], metavar="NAME",
-                        help="init --restricted: who may use command, file, package, orchhost "
-                             "(repeat; default: every --caller)")
+                        help="init --restricted: who may use command, file, group, package, "
+                             "orchhost, user (repeat; default: every --caller)")
     parser.add_argument("--runtime", metavar="CORE_PY", default=None,
                         help="trust: also trust this core.py (a new orch version's runtime)")
     parser.add_argument("--caller", action="append", default=[], metavar="NAME=KEY",
