@@ -60,6 +60,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add_call_flags(parser)
     add_run_flags(parser)
     add_become_flags(parser)
+    parser.add_argument("--input-file", action="append", default=[], metavar="NAME=PATH",
+                        help="take input NAME's value from the file PATH (one trailing newline "
+                        "dropped), or with PATH '-' ask for it on the terminal without echo: "
+                        "keeps secrets such as user.present's password_hash out of argv and "
+                        "shell history (repeat)")
     out = parser.add_argument_group("output")
     out.add_argument("-v", "--verbose", action="store_true", help="a line per host")
     out.add_argument("--summarize", action="store_true", help="print the action's aggregate summaries")
@@ -81,6 +86,39 @@ def parse_arguments(items: list[str]) -> dict[str, str]:
     return args
 
 
+def read_input_files(items: list[str], arguments: dict[str, str], env) -> dict[str, str]:
+    """``--input-file NAME=PATH`` values added to ``arguments`` (a NAME given twice is an error)."""
+    from pathlib import Path
+
+    from orch.config import read_regular_file
+
+    found = dict(arguments)
+    for item in items:
+        where = Where(path="--input-file")
+        name, sep, path = item.partition("=")
+        if not sep or not name or not path or not name.replace("_", "").isalnum():
+            raise InputError(f"expected NAME=PATH, got {item!r}", where)
+        if name in found:
+            raise InputError(f"input {name} is given twice", where)
+        if path == "-":
+            if not env.stdin_isatty:
+                raise InputError(f"{name}=- needs a terminal to ask on; give a file", where)
+            import getpass
+
+            found[name] = getpass.getpass(f"{name}: ", stream=env.stderr)
+            continue
+        source = Path(path) if Path(path).is_absolute() else Path(env.cwd) / path
+        data = read_regular_file(source, f"{source} (input {name})", limit=4 * 1024 * 1024,
+                                 where=where)
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise InputError(f"{source}: not UTF-8 text (for bytes use content_b64)",
+                             where) from None
+        found[name] = text[:-1] if text.endswith("\n") else text
+    return found
+
+
 def run(args, env) -> int:
     from orch.cli import eventloop
 
@@ -91,7 +129,8 @@ def run(args, env) -> int:
 
     loop = eventloop.loop_factory(env.environ)
     interrupt = Interrupt()  # its grace comes from the config, read in execute
-    main = execute(args, env, module, action, parse_arguments(args.arguments), interrupt)
+    arguments = read_input_files(args.input_file, parse_arguments(args.arguments), env)
+    main = execute(args, env, module, action, arguments, interrupt)
     return eventloop.run(main, loop, on_signal=signal_notice(
         env.stderr, interrupt, "the hosts not reached are reported NotRun"))
 
