@@ -111,12 +111,17 @@ def lab(fleet, tmp_path_factory):
     try:
         yield lab
     finally:
-        lab.keys_file.write_text(original)
-        subprocess.run(["ssh", "-F", str(fleet.ssh_config), "-o", "BatchMode=yes",
-                        "-i", lab.ops_key, "web4",
-                        "sudo -n rm -rf /etc/orch /var/log/orch /usr/local/lib/orch "
-                        "/etc/sudoers.d/orch-gate"],
-                       env=fleet.env(agent=False), capture_output=True, timeout=60)
+        undo_init(fleet, lab, original)
+
+
+def undo_init(fleet, lab, original: str) -> None:
+    """web4 as before the module's tests: the login user's keys back, orch's files gone."""
+    lab.keys_file.write_text(original)
+    subprocess.run(["ssh", "-F", str(fleet.ssh_config), "-o", "BatchMode=yes",
+                    "-i", lab.ops_key, "web4",
+                    "sudo -n rm -rf /etc/orch /var/log/orch /usr/local/lib/orch "
+                    "/etc/sudoers.d/orch-gate"],
+                   env=fleet.env(agent=False), capture_output=True, timeout=60)
 
 
 def modified_payload() -> bytes:

@@ -20,7 +20,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from test_restricted import Lab, modified_payload, orch, replies
+from test_restricted import Lab, modified_payload, orch, replies, undo_init
 
 pytestmark = pytest.mark.realfleet
 
@@ -83,12 +83,7 @@ def lab(fleet, tmp_path_factory):
     try:
         yield lab
     finally:
-        lab.keys_file.write_text(original)
-        subprocess.run(["ssh", "-F", str(fleet.ssh_config), "-o", "BatchMode=yes",
-                        "-i", lab.ops_key, "web4",
-                        "sudo -n rm -rf /etc/orch /var/log/orch /usr/local/lib/orch "
-                        "/etc/sudoers.d/orch-gate"],
-                       env=fleet.env(agent=False), capture_output=True, timeout=60)
+        undo_init(fleet, lab, original)
         lab.root_keys.unlink(missing_ok=True)
 
 

@@ -16,7 +16,6 @@ import pwd
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -25,18 +24,9 @@ from orch.errors import InputError
 from orch.transport import sshconfig_match
 from orch.transport.sshconfig import Resolver, Settings, SshConfig, load
 from orch.transport.sshconfig_match import Runner, exec_words, interface_addresses
+from tests.unit.transport.test_sshconfig import Host
 
 ME = pwd.getpwuid(os.getuid()).pw_name
-
-
-@dataclass
-class Host:
-    name: str
-    vars: dict = field(default_factory=dict)
-
-    @property
-    def port(self) -> int:
-        return int(self.vars.get("ansible_port", 22))
 
 
 @pytest.fixture
