@@ -91,10 +91,7 @@ def lab(fleet, tmp_path_factory):
     folder = tmp_path_factory.mktemp("trust")
     info = fleet.info
     lab = Lab(fleet, folder)
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "guest",
-                    "-f", lab.guest_key], check=True)
-    original = lab.keys_file.read_text()
-    lab.keys_file.write_text(original + Path(lab.guest_key + ".pub").read_text())
+    original = add_guest_key(lab)
     (folder / "mods").mkdir()
     (folder / "mods" / "pwn.py").write_text(PWN_MODULE)
     (folder / "orch.cfg").write_text(
@@ -112,6 +109,15 @@ def lab(fleet, tmp_path_factory):
         yield lab
     finally:
         undo_init(fleet, lab, original)
+
+
+def add_guest_key(lab) -> str:
+    """A second operator's key (guest), let in as the login user; returns the keys file before."""
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "guest",
+                    "-f", lab.guest_key], check=True)
+    original = lab.keys_file.read_text()
+    lab.keys_file.write_text(original + Path(lab.guest_key + ".pub").read_text())
+    return original
 
 
 def undo_init(fleet, lab, original: str) -> None:

@@ -20,7 +20,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from test_restricted import Lab, modified_payload, orch, replies, undo_init
+from test_restricted import Lab, add_guest_key, modified_payload, orch, replies, undo_init
 
 pytestmark = pytest.mark.realfleet
 
@@ -63,10 +63,7 @@ def lab(fleet, tmp_path_factory):
     folder = tmp_path_factory.mktemp("rootlogin")
     info = fleet.info
     lab = RootLab(fleet, folder)
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "guest",
-                    "-f", lab.guest_key], check=True)
-    original = lab.keys_file.read_text()
-    lab.keys_file.write_text(original + Path(lab.guest_key + ".pub").read_text())
+    original = add_guest_key(lab)
     config = (f"[defaults]\ninventory = {{inventory}}\nmodule_paths = {REPO / 'modules'}\n"
               f"fact_cache = sqlite:///{folder / 'facts.db'}\n"
               f"journal = sqlite:///{folder / 'journal.db'}\n"
