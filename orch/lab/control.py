@@ -271,7 +271,7 @@ def _backend_summary(lab_dir: Path, lb: LabHost, total: int) -> str:
 
 
 def _settings_dict(settings: LabSettings) -> dict:
-    return asdict(settings)
+    return {**asdict(settings), "login": settings.login()}
 
 
 _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))

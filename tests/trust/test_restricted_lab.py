@@ -74,6 +74,7 @@ def test_the_login_and_the_forced_command_are_what_the_variant_says(rlab):
     if rlab.login == "root":
         assert keys.startswith('restrict,command="/usr/bin/python3 -I -S ')
         assert "ansible_user: root" in inventory
+        assert rlab.settings["login"] == "root"
         assert "PermitRootLogin forced-commands-only" in (
             Path(rlab.dir) / "sshd_config").read_text()
         assert not sudo_rules(rlab.dir)
@@ -85,6 +86,7 @@ def test_the_login_and_the_forced_command_are_what_the_variant_says(rlab):
     else:
         assert keys.startswith('restrict,command="/usr/bin/sudo -n -- /usr/bin/python3 -I -S ')
         assert f"ansible_user: {rlab.user}" in inventory
+        assert rlab.settings["login"] == rlab.user
         [rule] = sudo_rules(rlab.dir)
         assert f"{rlab.user} ALL=(root) NOPASSWD: " in rule.read_text()
 

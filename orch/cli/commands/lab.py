@@ -120,9 +120,8 @@ def render(result, action: str) -> str:
                  f"{result.apps_up}/{result.apps_total} up{': ' + spread if spread else ''}{note}")
     lines.append(f"  inventory {settings['inventory']} (+ {Path(settings['inventory_ini']).name}),"
                  f" known_hosts {result.dir}/known_hosts, key {result.dir}/client_key")
-    login = "root" if settings.get("restricted") == "root" else settings["user"]
     lines.append(f"  try: ssh -i {result.dir}/client_key -p {settings['port']} "
-                 f"-o UserKnownHostsFile={result.dir}/known_hosts {login}@127.0.1.3")
+                 f"-o UserKnownHostsFile={result.dir}/known_hosts {settings['login']}@127.0.1.3")
     return "\n".join(lines) + "\n"
 
 
